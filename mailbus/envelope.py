@@ -1,0 +1,37 @@
+"""The SMTP envelope: who the sending MTA said the message is from and for (not the headers).
+
+It travels from the listener to the workers as JSON primitives in the job arguments, so it stays a
+small frozen dataclass with `to_dict` / `from_dict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the SMTP transaction said; handlers route on `rcpt_tos`, never on the To: header."""
+
+    mail_from: str = ""
+    rcpt_tos: tuple[str, ...] = ()
+    helo: str = ""
+    peer: str = ""
+    tls: bool = False
+    smtputf8: bool = False
+    received_at: float = 0.0
+    mail_options: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rcpt_tos"] = list(self.rcpt_tos)
+        data["mail_options"] = list(self.mail_options)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Envelope:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["rcpt_tos"] = tuple(known.get("rcpt_tos", ()))
+        known["mail_options"] = tuple(known.get("mail_options", ()))
+        return cls(**known)

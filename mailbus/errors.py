@@ -1,0 +1,49 @@
+"""The one exception root of mailbus, so callers can catch everything we raise with one clause.
+
+MailbusError
+├── ConfigError          bad or missing configuration, reported all at once at start-up
+├── HandlerLoadError     MAILBUS_HANDLERS does not name a Router
+├── StoreError           the raw/attachment store failed (down, denied, missing key)
+│   └── NotFound         the key does not exist
+└── DeliveryError        a message could not be delivered to handlers
+    ├── NoRouteError     no route matched and the router has no default
+    └── ParseFailure     the message could not be turned into an InboundMessage at all
+"""
+
+from __future__ import annotations
+
+
+class MailbusError(Exception):
+    """Root of every exception mailbus raises on purpose."""
+
+
+class ConfigError(MailbusError):
+    """Configuration is missing or invalid; the message lists every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(self.problems))
+
+
+class HandlerLoadError(MailbusError):
+    """The dotted path in MAILBUS_HANDLERS could not be imported or is not a Router."""
+
+
+class StoreError(MailbusError):
+    """A store operation failed; the listener answers 451 and the worker retries."""
+
+
+class NotFound(StoreError):
+    """The requested key is not in the store."""
+
+
+class DeliveryError(MailbusError):
+    """A message cannot be delivered; these go to the dead-letter registry without retries."""
+
+
+class NoRouteError(DeliveryError):
+    """No route matched any envelope recipient and the router has no default route."""
+
+
+class ParseFailure(DeliveryError):
+    """The raw message could not be parsed at all (mailbus.parse itself never raises)."""

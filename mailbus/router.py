@@ -1,0 +1,121 @@
+"""The decorator router: which of the user's handlers get a message, chosen by envelope recipient.
+
+Routes are globs (`support@example.com`, `*@help.example.com`, `reply+{ticket}@example.com` with
+`{name}` captured) or compiled regexes whose named groups become keyword arguments. Decorators
+return the function unchanged, so handlers stay plain functions that tests call directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from mailbus.errors import HandlerLoadError
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def handler_name(handler: Callable[..., Any]) -> str:
+    """A stable name for a handler: the key of its completion record across retries."""
+    return f"{handler.__module__}.{getattr(handler, '__qualname__', repr(handler))}"
+
+
+def _compile_glob(pattern: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    position = 0
+    for placeholder in _PLACEHOLDER.finditer(pattern):
+        parts.append(_glob_to_regex(pattern[position : placeholder.start()]))
+        parts.append(f"(?P<{placeholder.group(1)}>[^@]+?)")
+        position = placeholder.end()
+    parts.append(_glob_to_regex(pattern[position:]))
+    return re.compile("".join(parts), re.IGNORECASE)
+
+
+def _glob_to_regex(text: str) -> str:
+    return "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in text
+    )
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    handler: Callable[..., Any]
+
+    @property
+    def name(self) -> str:
+        return handler_name(self.handler)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One handler to call for a message, with the recipient that chose it and its captures."""
+
+    handler: Callable[..., Any]
+    recipient: str | None
+    kwargs: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return handler_name(self.handler)
+
+
+class Router:
+    """Collects routes; `match` picks every handler whose route matches any envelope recipient."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self.default_handler: Callable[..., Any] | None = None
+
+    def route(self, *, to: str | re.Pattern[str]) -> Callable[[Handler], Handler]:
+        pattern = to if isinstance(to, re.Pattern) else _compile_glob(to)
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(pattern, handler))
+            return handler
+
+        return register
+
+    def default(self, handler: Handler) -> Handler:
+        """Receives messages that no route takes (instead of the dead-letter registry)."""
+        self.default_handler = handler
+        return handler
+
+    def match(self, recipients: Iterable[str]) -> list[Match]:
+        """Each matching handler once, in registration order; the default when none match."""
+        recipients = list(recipients)
+        matches: list[Match] = []
+        for route in self.routes:
+            for recipient in recipients:
+                found = route.pattern.fullmatch(recipient)
+                if found:
+                    kwargs = {k: v for k, v in found.groupdict().items() if v is not None}
+                    matches.append(Match(route.handler, recipient, kwargs))
+                    break
+        if not matches and self.default_handler is not None:
+            matches.append(Match(self.default_handler, None, {}))
+        return matches
+
+
+def load_router(path: str) -> Router:
+    """Import `package.module:attribute` and check it is a Router; fail with the path named."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise HandlerLoadError(
+            f"MAILBUS_HANDLERS={path!r}: cannot import module {module_name!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    router = getattr(module, attribute, None)
+    if not isinstance(router, Router):
+        found = "nothing" if router is None else type(router).__name__
+        raise HandlerLoadError(
+            f"MAILBUS_HANDLERS={path!r}: {module_name}.{attribute} is {found}, not a "
+            "mailbus.Router; point it at the object made with Router()"
+        )
+    return router

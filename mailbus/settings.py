@@ -1,0 +1,296 @@
+"""The one frozen settings object, read once from the environment (and `.env`) at the entry point.
+
+Every variable is declared once below, with its parser and what it means; `Settings.from_env`
+collects *every* bad or missing variable and raises one `ConfigError` listing them all, so a user
+fixes the configuration in one round instead of one restart per typo. Nothing else in mailbus
+reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from mailbus.errors import ConfigError
+
+
+def _str(value: str) -> str:
+    return value.strip()
+
+
+def _optional_str(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be zero or a positive integer")
+    return number
+
+
+def _optional_port(value: str) -> int | None:
+    return _port(value) if value.strip() else None
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError("must be a TCP port between 0 and 65535")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be a positive number of seconds")
+    return number
+
+
+def _domains(value: str) -> tuple[str, ...]:
+    domains = tuple(d.strip().lower().rstrip(".") for d in value.split(",") if d.strip())
+    for domain in domains:
+        bare = domain.removeprefix("*.")
+        if not bare or "*" in bare or "@" in domain or " " in domain:
+            raise ValueError(f"{domain!r} is not a domain or a '*.domain' wildcard")
+    return domains
+
+
+def _backoff(value: str) -> tuple[int, ...]:
+    steps = tuple(_non_negative_int(step) for step in value.split(",") if step.strip())
+    if not steps:
+        raise ValueError("must list at least one delay in seconds, e.g. 10,60,300")
+    return steps
+
+
+def _store(value: str) -> str:
+    value = value.strip()
+    if value == "redis":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme == "s3" and parts.netloc:
+        return value
+    if parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc:
+        return value
+    raise ValueError("must be 'redis', 's3://bucket/prefix' or 'file:///absolute/path'")
+
+
+def _redis_url(value: str) -> str:
+    value = value.strip()
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _handlers(value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    module, sep, attr = value.partition(":")
+    if not sep or not module or not attr.isidentifier():
+        raise ValueError("must look like 'package.module:router'")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().lower()
+        if value not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+        return value
+
+    return parse
+
+
+def _var(env: str, parse: Callable[[str], Any], default: Any, meaning: str) -> Any:
+    return field(default=default, metadata={"env": env, "parse": parse, "meaning": meaning})
+
+
+# What each role cannot run without, and the sentence that tells the user what to set.
+REQUIRED = {
+    "listen": {
+        "domains": "MAILBUS_DOMAINS is not set: the listener refuses to accept mail for every "
+        "domain. Set it to the domains you receive mail for, e.g. "
+        "MAILBUS_DOMAINS=example.com,*.example.org",
+    },
+    "worker": {
+        "handlers": "MAILBUS_HANDLERS is not set: the worker has no handlers to call. Set it to "
+        "your router, e.g. MAILBUS_HANDLERS=myapp.mail:router",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration; build it with `Settings.from_env()` and pass it down explicitly."""
+
+    redis_url: str = _var(
+        "MAILBUS_REDIS_URL",
+        _redis_url,
+        "redis://localhost:6379/0",
+        "queue (and raw store when MAILBUS_STORE=redis)",
+    )
+    store: str = _var(
+        "MAILBUS_STORE",
+        _store,
+        "redis",
+        "raw + attachment store: redis, s3://bucket/prefix, file:///abs/path",
+    )
+    host: str = _var("MAILBUS_HOST", _str, "0.0.0.0", "listen address")
+    port: int = _var("MAILBUS_PORT", _port, 2525, "listen port")
+    domains: tuple[str, ...] = _var(
+        "MAILBUS_DOMAINS",
+        _domains,
+        (),
+        "accepted recipient domains, comma separated, *.example.com allowed",
+    )
+    handlers: str | None = _var(
+        "MAILBUS_HANDLERS", _handlers, None, "package.module:router, the user's router object"
+    )
+    queue: str = _var("MAILBUS_QUEUE", _str, "mailbus", "RQ queue name")
+    max_message_size: int = _var(
+        "MAILBUS_MAX_MESSAGE_SIZE", _positive_int, 26_214_400, "bytes; advertised with SIZE"
+    )
+    max_recipients: int = _var(
+        "MAILBUS_MAX_RECIPIENTS", _positive_int, 100, "per transaction; more gets 452 4.5.3"
+    )
+    timeout: float = _var(
+        "MAILBUS_TIMEOUT", _positive_float, 300.0, "seconds a client may stay silent"
+    )
+    max_connections: int = _var(
+        "MAILBUS_MAX_CONNECTIONS", _positive_int, 1000, "over it: 421 4.7.0 and close"
+    )
+    max_connections_per_ip: int = _var(
+        "MAILBUS_MAX_CONNECTIONS_PER_IP",
+        _positive_int,
+        20,
+        "per client IP (IPv6 per /64); over it: 421 4.7.0 and close",
+    )
+    tls_cert: str | None = _var(
+        "MAILBUS_TLS_CERT",
+        _optional_str,
+        None,
+        "PEM certificate file; when set STARTTLS is offered",
+    )
+    tls_key: str | None = _var("MAILBUS_TLS_KEY", _optional_str, None, "PEM private key file")
+    metrics_port: int | None = _var(
+        "MAILBUS_METRICS_PORT",
+        _optional_port,
+        None,
+        "when set, Prometheus /metrics, /healthz and /readyz on that port",
+    )
+    hostname: str = _var(
+        "MAILBUS_HOSTNAME",
+        _str,
+        "",
+        "name in the greeting and Received: header (default: this machine's FQDN)",
+    )
+    persist_timeout: float = _var(
+        "MAILBUS_PERSIST_TIMEOUT",
+        _positive_float,
+        30.0,
+        "seconds to store + enqueue a message before answering 451 4.3.0",
+    )
+    retries: int = _var(
+        "MAILBUS_RETRIES", _non_negative_int, 5, "times a failing handler is retried"
+    )
+    retry_backoff: tuple[int, ...] = _var(
+        "MAILBUS_RETRY_BACKOFF",
+        _backoff,
+        (10, 60, 300, 900, 3600),
+        "seconds between retries, comma separated; the last repeats",
+    )
+    job_timeout: int = _var(
+        "MAILBUS_JOB_TIMEOUT", _positive_int, 300, "seconds one message may take in a worker"
+    )
+    dedupe_window: int = _var(
+        "MAILBUS_DEDUPE_WINDOW",
+        _positive_int,
+        7 * 86_400,
+        "seconds in which a re-sent identical message reaches handlers only once",
+    )
+    raw_ttl: int = _var(
+        "MAILBUS_REDIS_RAW_TTL",
+        _positive_int,
+        7 * 86_400,
+        "seconds raw messages live in Redis with MAILBUS_STORE=redis",
+    )
+    log_level: str = _var(
+        "MAILBUS_LOG_LEVEL",
+        _choice("debug", "info", "warning", "error"),
+        "info",
+        "minimum level of the JSON log lines",
+    )
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = ".env",
+        role: str | None = None,
+    ) -> Settings:
+        """Read every variable, then raise one ConfigError naming every problem found."""
+        source: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            source.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        source.update(os.environ if environ is None else environ)
+
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        invalid: set[str] = set()
+        for f in fields(cls):
+            name = f.metadata["env"]
+            raw = source.get(name)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw)
+            except ValueError as exc:
+                invalid.add(f.name)
+                problems.append(f"{name}={raw!r} is invalid: {exc}")
+        for attr, message in REQUIRED.get(role or "", {}).items():
+            if not values.get(attr) and attr not in invalid:
+                problems.append(message)
+        settings = cls(**values)
+        problems.extend(settings._cross_checks())
+        if problems:
+            raise ConfigError(problems)
+        if not settings.hostname:
+            settings = replace(settings, hostname=socket.getfqdn())
+        return settings
+
+    def _cross_checks(self) -> list[str]:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            return ["MAILBUS_TLS_CERT and MAILBUS_TLS_KEY must be set together to offer STARTTLS"]
+        return []
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with CLI flags applied (flags override the environment)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def variables() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting: the README's configuration table."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        rows.append(
+            (f.metadata["env"], "" if shown in (None, "") else str(shown), f.metadata["meaning"])
+        )
+    return rows

