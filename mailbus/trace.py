@@ -1,0 +1,69 @@
+"""The trace block the listener prepends to every stored message, and reading it back.
+
+Like an MTA's local delivery, the stored object starts with `Return-Path:`, one `X-Original-To:`
+per envelope recipient and our `Received:` line (RFC 5321 §4.4). That makes the stored raw object
+self-describing: `mailbus reconcile` can rebuild the envelope from it after Redis lost the job.
+The dedupe digest covers the bytes *as received* plus the envelope, so a sender's retry of a
+message we answered 451 is recognised as the same message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+
+from mailbus.envelope import Envelope
+
+
+def _clean(value: str) -> str:
+    """Header-safe text: the listener already refused CR, LF and NUL in addresses; be sure."""
+    return "".join(ch for ch in value if ch >= " " and ch != "\x7f")
+
+
+def trace_headers(envelope: Envelope, message_id: str, hostname: str) -> bytes:
+    rcpts = envelope.rcpt_tos
+    peer_ip = envelope.peer.rsplit(":", 1)[0] if envelope.peer else "unknown"
+    protocol = ("UTF8" if envelope.smtputf8 else "") + ("ESMTPS" if envelope.tls else "ESMTP")
+    received = (
+        f"Received: from {_clean(envelope.helo) or 'unknown'} ([{_clean(peer_ip)}])\r\n"
+        f"\tby {_clean(hostname)} (mailbus) with {protocol} id {message_id}"
+        + (f"\r\n\tfor <{_clean(rcpts[0])}>" if len(rcpts) == 1 else "")
+        + f"; {email.utils.formatdate(envelope.received_at or None, usegmt=True)}\r\n"
+    )
+    lines = [f"Return-Path: <{_clean(envelope.mail_from)}>\r\n"]
+    lines += [f"X-Original-To: {_clean(rcpt)}\r\n" for rcpt in rcpts]
+    lines.append(received)
+    return "".join(lines).encode("utf-8")
+
+
+def split_trace(stored: bytes) -> tuple[Envelope, bytes]:
+    """Undo `trace_headers`: the envelope it recorded and the bytes as received."""
+    mail_from = ""
+    rcpts: list[str] = []
+    position = 0
+    while True:
+        end = stored.find(b"\r\n", position)
+        if end < 0:
+            break
+        line = stored[position:end]
+        lower = line.lower()
+        if lower.startswith(b"return-path:"):
+            mail_from = line.split(b":", 1)[1].strip().strip(b"<>").decode("utf-8", "replace")
+        elif lower.startswith(b"x-original-to:"):
+            rcpts.append(line.split(b":", 1)[1].strip().decode("utf-8", "replace"))
+        elif lower.startswith(b"received:"):
+            position = end + 2
+            while stored[position : position + 1] in (b"\t", b" "):  # folded lines
+                position = stored.find(b"\r\n", position) + 2
+            break
+        else:
+            break
+        position = end + 2
+    return Envelope(mail_from=mail_from, rcpt_tos=tuple(rcpts)), stored[position:]
+
+
+def delivery_digest(received: bytes, envelope: Envelope) -> str:
+    """sha256 over the bytes as received and the envelope: the dedupe key of one delivery."""
+    route = json.dumps([envelope.mail_from, sorted(envelope.rcpt_tos)]).encode()
+    return hashlib.sha256(received + b"\0" + route).hexdigest()
