@@ -1,0 +1,148 @@
+"""The `mailbus` command: the composition root, and the one place that knows both deployables.
+
+Each subcommand reads the settings once, applies its flags on top, and hands them to the listener,
+the workers or an admin action (in the small modules beside this one). Configuration errors print
+what to set and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mailbus import logs
+from mailbus.errors import ConfigError, HandlerLoadError
+from mailbus.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (ConfigError, HandlerLoadError) as exc:
+        print(f"mailbus {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(role: str | None = None, **flags: object) -> Settings:
+    return Settings.from_env(role=role).replace(**flags)
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from listener.server import serve
+
+    settings = _settings("listen", host=args.host, port=args.port)
+    logs.configure(settings.log_level)
+    return serve(settings, processes=args.processes)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from workers.pool import run
+
+    settings = _settings("worker")
+    logs.configure(settings.log_level)
+    return run(settings, processes=args.processes, burst=args.burst)
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from mailbus.cli.dev import run_dev
+
+    return run_dev(port=args.port, workers=args.workers, directory=args.dir)
+
+
+def _send(args: argparse.Namespace) -> int:
+    from mailbus.cli.send import send_file
+
+    if args.server:
+        host, _, port = args.server.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError([f"--server {args.server!r} must look like HOST:PORT"])
+        target = (host.strip("[]"), int(port))
+    else:
+        target = ("localhost", _settings().port)
+    return send_file(
+        args.file, mail_from=args.mail_from, to=args.to, host=target[0], port=target[1]
+    )
+
+
+def _failed(args: argparse.Namespace) -> int:
+    from mailbus.cli.admin import failed
+
+    return failed(_settings(), args.action, args.id, requeue_all=args.all)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from mailbus.cli.admin import show
+
+    return show(_settings(), args.id)
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from mailbus.cli.admin import reconcile_now
+
+    return reconcile_now(_settings(), grace=args.grace)
+
+
+def _config(args: argparse.Namespace) -> int:
+    settings = _settings()
+    for name, value in sorted(vars(settings).items()):
+        print(f"{name} = {value!r}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailbus", description="Inbound e-mail as jobs for Python code."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listen = commands.add_parser("listen", help="run the SMTP listener")
+    listen.add_argument("--host", help="address to bind (MAILBUS_HOST)")
+    listen.add_argument("--port", type=int, help="port to bind (MAILBUS_PORT)")
+    listen.add_argument("--processes", type=int, default=1, help="processes sharing the port")
+    listen.set_defaults(run=_listen)
+
+    worker = commands.add_parser("worker", help="run RQ workers that parse and dispatch")
+    worker.add_argument("--processes", type=int, default=1, help="worker processes")
+    worker.add_argument("--burst", action="store_true", help="drain the queue, then exit")
+    worker.set_defaults(run=_worker)
+
+    dev = commands.add_parser("dev", help="listener + workers + a private Redis, no setup")
+    dev.add_argument("--port", type=int, default=2525, help="SMTP port on 127.0.0.1")
+    dev.add_argument("--workers", type=int, default=1, help="worker processes")
+    dev.add_argument("--dir", default=".mailbus", help="where dev data lives")
+    dev.set_defaults(run=_dev)
+
+    send = commands.add_parser("send", help="send an .eml file over SMTP and print the reply")
+    send.add_argument("file", help="path of the message, or - for standard input")
+    send.add_argument("--from", dest="mail_from", help="envelope sender (default: From:)")
+    send.add_argument("--to", action="append", help="envelope recipient, repeatable (default: To:)")
+    send.add_argument("--server", help="HOST:PORT (default: localhost:MAILBUS_PORT)")
+    send.set_defaults(run=_send)
+
+    failed = commands.add_parser("failed", help="list or requeue dead letters")
+    failed.add_argument("action", nargs="?", choices=["list", "requeue"], default="list")
+    failed.add_argument("id", nargs="?", help="message id to requeue")
+    failed.add_argument("--all", action="store_true", help="requeue every dead letter")
+    failed.set_defaults(run=_failed)
+
+    show = commands.add_parser("show", help="print a message's status timeline")
+    show.add_argument("id", help="message id (from the 250 reply or the logs)")
+    show.set_defaults(run=_show)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="enqueue stored messages that have no job (after a Redis loss)"
+    )
+    reconcile.add_argument("--grace", type=float, default=300.0, help="ignore newer objects (s)")
+    reconcile.set_defaults(run=_reconcile)
+
+    config = commands.add_parser("config", help="print the effective configuration")
+    config.set_defaults(run=_config)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

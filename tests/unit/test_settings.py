@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+from mailbus.errors import ConfigError
+from mailbus.settings import Settings, variables
+
+
+def test_defaults_match_the_design_table() -> None:
+    settings = Settings.from_env({}, env_file=None)
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.store == "redis"
+    assert (settings.host, settings.port) == ("0.0.0.0", 2525)
+    assert settings.queue == "mailbus"
+    assert settings.max_message_size == 26_214_400
+    assert settings.max_recipients == 100
+    assert settings.timeout == 300
+    assert (settings.max_connections, settings.max_connections_per_ip) == (1000, 20)
+    assert settings.metrics_port is None and settings.handlers is None
+    assert settings.domains == ()
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    env = {"MAILBUS_PORT": "http", "MAILBUS_STORE": "ftp://x", "MAILBUS_MAX_RECIPIENTS": "0"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env, env_file=None, role="listen")
+    text = str(caught.value)
+    assert len(caught.value.problems) == 4
+    for name in ("MAILBUS_PORT", "MAILBUS_STORE", "MAILBUS_MAX_RECIPIENTS", "MAILBUS_DOMAINS"):
+        assert name in text
+    assert "refuses to accept mail for every domain" in text
+
+
+def test_roles_require_what_they_cannot_run_without() -> None:
+    with pytest.raises(ConfigError, match="MAILBUS_HANDLERS is not set"):
+        Settings.from_env({}, env_file=None, role="worker")
+    settings = Settings.from_env(
+        {"MAILBUS_HANDLERS": "app.mail:router"}, env_file=None, role="worker"
+    )
+    assert settings.handlers == "app.mail:router"
+
+
+def test_parsing_of_lists_and_urls() -> None:
+    env = {
+        "MAILBUS_DOMAINS": "Example.COM, *.example.org ,",
+        "MAILBUS_STORE": "s3://bucket/prefix",
+        "MAILBUS_RETRY_BACKOFF": "0,5",
+        "MAILBUS_METRICS_PORT": "9100",
+    }
+    settings = Settings.from_env(env, env_file=None)
+    assert settings.domains == ("example.com", "*.example.org")
+    assert settings.store == "s3://bucket/prefix"
+    assert settings.retry_backoff == (0, 5)
+    assert settings.metrics_port == 9100
+    with pytest.raises(ConfigError, match="MAILBUS_HANDLERS"):
+        Settings.from_env({"MAILBUS_HANDLERS": "no-colon"}, env_file=None)
+    with pytest.raises(ConfigError, match="MAILBUS_TLS_CERT and MAILBUS_TLS_KEY"):
+        Settings.from_env({"MAILBUS_TLS_CERT": "/c.pem"}, env_file=None)
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("MAILBUS_QUEUE=from-file\nMAILBUS_PORT=2600\n")
+    settings = Settings.from_env({"MAILBUS_PORT": "2700"}, env_file=env_file)
+    assert (settings.queue, settings.port) == ("from-file", 2700)
+
+
+def test_flags_override_and_settings_are_frozen() -> None:
+    settings = Settings.from_env({}, env_file=None).replace(port=2626, host=None)
+    assert (settings.port, settings.host) == (2626, "0.0.0.0")
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
+
+
+def test_every_variable_is_documented_in_the_readme() -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name, _, _ in variables() if f"`{name}`" not in readme]
+    assert not missing, f"README configuration table lacks {missing}"
