@@ -229,6 +229,30 @@ class Settings:
         7 * 86_400,
         "seconds raw messages live in Redis with MAILBUS_STORE=redis",
     )
+    worker_memory_limit: int = _var(
+        "MAILBUS_WORKER_MEMORY_LIMIT",
+        _non_negative_int,
+        2048,
+        "MiB of heap one worker process may use (RLIMIT_DATA); 0 turns the limit off",
+    )
+    poison_crashes: int = _var(
+        "MAILBUS_POISON_CRASHES",
+        _positive_int,
+        3,
+        "worker deaths while processing one message before it is dead-lettered as poison",
+    )
+    reconcile_interval: int = _var(
+        "MAILBUS_RECONCILE_INTERVAL",
+        _non_negative_int,
+        300,
+        "seconds between worker sweeps for stored messages without a job (s3/file); 0 = off",
+    )
+    reconcile_grace: int = _var(
+        "MAILBUS_RECONCILE_GRACE",
+        _positive_int,
+        600,
+        "seconds a stored message must be old before a sweep may enqueue it",
+    )
     log_level: str = _var(
         "MAILBUS_LOG_LEVEL",
         _choice("debug", "info", "warning", "error"),
