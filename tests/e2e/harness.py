@@ -1,0 +1,132 @@
+"""Running real `mailbus` processes for end-to-end tests, and speaking SMTP to them."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from mailbus.redis_server import free_port
+from tests.conftest import ROOT, subprocess_env
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5f6b6c40000000049454e44ae426082"
+)
+
+
+def multipart_message(subject: str = "Printer on fire") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Ada Lovelace <ada@example.org>"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = subject
+    msg.set_content("The printer is on fire.\n")
+    msg.add_attachment(PNG, maintype="image", subtype="png", filename="fire.png")
+    return bytes(msg)
+
+
+def mailbus_env(tmp_path: Path, redis_url: str, store: str, **extra: str) -> dict[str, str]:
+    return subprocess_env(
+        MAILBUS_REDIS_URL=redis_url,
+        MAILBUS_STORE=store,
+        MAILBUS_DOMAINS="example.com",
+        MAILBUS_HANDLERS="tests.e2e.handlers_record:router",
+        MAILBUS_HOST="127.0.0.1",
+        MAILBUS_PORT=str(free_port()),
+        MAILBUS_HOSTNAME="mx.test",
+        MAILBUS_RETRY_BACKOFF="0",
+        MAILBUS_PERSIST_TIMEOUT="3",
+        E2E_OUTPUT=str(tmp_path / "handled.jsonl"),
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+
+
+def mailbus(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mailbus", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class Listener:
+    """`mailbus listen` as a subprocess, ready once its port accepts connections."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.env = env
+        self.port = int(env["MAILBUS_PORT"])
+        self.log = Path(env["E2E_OUTPUT"]).with_suffix(".listener.log")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mailbus", "listen", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"listener exited: {self.log.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"listener did not listen on {self.port}: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def send(
+    port: int,
+    raw: bytes,
+    to: tuple[str, ...] = ("support@example.com",),
+    mail_from: str = "ada@example.org",
+) -> tuple[int, str]:
+    """One SMTP transaction; returns the reply to the end of DATA (or the first refusal)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo("client.test")
+        code, reply = smtp.mail(mail_from)
+        if code != 250:
+            return code, reply.decode()
+        for rcpt in to:
+            code, reply = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                return code, reply.decode()
+        code, reply = smtp.data(raw)
+        return code, reply.decode()
+
+
+def queued_id(reply: str) -> str:
+    assert reply.startswith("2.0.0 Ok: queued as "), reply
+    return reply.rsplit(" ", 1)[1]
+
+
+def handled(env: dict[str, str]) -> list[dict]:
+    path = Path(env["E2E_OUTPUT"])
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]

