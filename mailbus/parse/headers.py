@@ -1,0 +1,174 @@
+"""Reading a header block from bytes and decoding header values (RFC 5322, RFC 2047, RFC 6532).
+
+Owns the line scanner that finds where headers end, the header caps (bytes, count, field size),
+and the tolerant RFC 2047 encoded-word decoder. The standard library's header parsing raises on
+some inputs and is quadratic on others, so this stays a single linear pass with hard caps.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from mailbus.parse import charsets
+from mailbus.parse.limits import Budget
+
+RawHeaders = list[tuple[str, str]]
+"""(name, value) pairs; values are unfolded and decoded UTF-8 with surrogateescape (raw bytes)."""
+
+_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def split_headers(
+    buf: bytes, start: int, end: int, budget: Budget, part: str
+) -> tuple[RawHeaders, int]:
+    """Parse the header block at buf[start:end]; returns the headers and where the body starts.
+
+    A line that is neither a header nor a continuation ends the block (like the stdlib), except a
+    leading mbox `From ` line or a single garbage line directly followed by a header, which are
+    skipped with a defect.
+    """
+    limits = budget.limits
+    headers: RawHeaders = []
+    lines: list[bytes] = []
+    name = ""
+    field_len = 0
+    pos = start
+    used = 0
+    capped = False
+
+    def flush() -> None:
+        if name and not capped:
+            headers.append((name, _unfold(b"".join(lines))))
+
+    while pos < end:
+        nl = buf.find(b"\n", pos, end)
+        line_end = end if nl < 0 else nl
+        nxt = end if nl < 0 else nl + 1
+        line = buf[pos:line_end]
+        if not line.strip(b" \t"):
+            flush()
+            return headers, nxt
+        used += nxt - pos
+        if used > limits.max_header_bytes and not capped:
+            budget.hit("header_bytes", part, f"more than {limits.max_header_bytes} header bytes")
+            flush()
+            capped = True
+        if line[:1] in (b" ", b"\t"):
+            if name and field_len < limits.max_header_field_bytes:
+                lines.append(b"\n" + line)
+                field_len += len(line)
+            elif name:
+                budget.defect(part, "header_field_too_long", name)
+            pos = nxt
+            continue
+        match = _NAME.match(line)
+        if match is None:
+            if (
+                not headers
+                and not name
+                and (line.startswith(b"From ") or _next_is_header(buf, nxt, end))
+            ):
+                budget.defect(part, "garbage_before_headers", _text(line[:80]))
+                pos = nxt
+                continue
+            budget.defect(part, "missing_header_body_separator", _text(line[:80]))
+            flush()
+            return headers, pos
+        flush()
+        name = _text(match.group(1))
+        lines = [line[match.end() : match.end() + limits.max_header_field_bytes]]
+        field_len = len(line)
+        if field_len > limits.max_header_field_bytes:
+            budget.defect(part, "header_field_too_long", name)
+        if not capped and len(headers) >= limits.max_header_count:
+            budget.hit("header_count", part, f"more than {limits.max_header_count} header fields")
+            capped = True
+        pos = nxt
+    flush()
+    return headers, end
+
+
+def _next_is_header(buf: bytes, pos: int, end: int) -> bool:
+    return _NAME.match(buf[pos : min(end, pos + 200)]) is not None
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _unfold(raw: bytes) -> str:
+    value = raw.replace(b"\n", b"").strip(b" \t")
+    return _text(value)
+
+
+def clean_raw(value: str) -> str:
+    """A raw value made safe for JSON and logs: undecodable bytes become U+FFFD, NUL removed."""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value.replace("\x00", "")
+
+
+def decode_value(value: str, budget: Budget, part: str, name: str = "") -> str:
+    """Decode a raw header value: 8-bit bytes by charset fallback, then RFC 2047 encoded words.
+
+    CR, LF, NUL and other controls never survive into the decoded value (header injection, C12).
+    """
+    try:
+        if any("\udc80" <= ch <= "\udcff" for ch in value):
+            raw = value.encode("utf-8", "surrogateescape")
+            value = charsets.guess(raw)
+            budget.defect(part, "8bit_header", name)
+        if "=?" in value:
+            value = decode_words(value)
+    except Exception as exc:  # noqa: BLE001 - fall back to the raw value, never fail the message
+        budget.defect(part, "header_decode_failed", f"{name}: {type(exc).__name__}")
+        value = clean_raw(value)
+    return _CONTROL.sub(" ", value).replace("\t", " ")
+
+
+def decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words, joining adjacent ones (multi-byte chars may be split)."""
+    value = _BETWEEN_WORDS.sub(r"\1\2", value)
+    out: list[str] = []
+    pending: bytes = b""
+    pending_charset = ""
+    pos = 0
+    for match in _ENCODED_WORD.finditer(value):
+        if match.start() > pos:
+            out.append(_flush(pending, pending_charset))
+            pending = b""
+            out.append(value[pos : match.start()])
+        charset, kind, text = match.group(1).split("*", 1)[0], match.group(2), match.group(3)
+        data = _decode_word(kind, text)
+        if data is None:
+            out.append(_flush(pending, pending_charset) + match.group(0))
+            pending = b""
+        else:
+            if pending and charset.lower() != pending_charset.lower():
+                out.append(_flush(pending, pending_charset))
+                pending = b""
+            pending += data
+            pending_charset = charset
+        pos = match.end()
+    out.append(_flush(pending, pending_charset))
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def _decode_word(kind: str, text: str) -> bytes | None:
+    try:
+        if kind in "bB":
+            clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
+            return base64.b64decode(clean + "=" * (-len(clean) % 4))
+        return binascii.a2b_qp(text.encode("ascii", "replace"), header=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _flush(data: bytes, charset: str) -> str:
+    return charsets.decode(data, charset)[0] if data else ""
