@@ -12,15 +12,22 @@ from mailbus.errors import (
     NoRouteError,
     StoreError,
 )
+from mailbus.message import Address, Attachment, InboundMessage
+from mailbus.parse import ParseLimits, parse
 from mailbus.router import Router
 
 __all__ = [
+    "Address",
+    "Attachment",
     "ConfigError",
     "DeliveryError",
     "Envelope",
     "HandlerLoadError",
+    "InboundMessage",
     "MailbusError",
     "NoRouteError",
+    "ParseLimits",
     "Router",
     "StoreError",
+    "parse",
 ]
