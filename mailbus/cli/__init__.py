@@ -8,8 +8,9 @@ what to set and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from mailbus import logs
 from mailbus.errors import ConfigError, HandlerLoadError
@@ -32,19 +33,40 @@ def _settings(role: str | None = None, **flags: object) -> Settings:
 
 
 def _listen(args: argparse.Namespace) -> int:
-    from listener.server import serve
-
     settings = _settings("listen", host=args.host, port=args.port)
     logs.configure(settings.log_level)
-    return serve(settings, processes=args.processes)
+    with _metrics(settings):
+        from listener.server import serve
+
+        return serve(settings, processes=args.processes)
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from workers.pool import run
-
     settings = _settings("worker")
     logs.configure(settings.log_level)
-    return run(settings, processes=args.processes, burst=args.burst)
+    with _metrics(settings):
+        from workers.pool import run
+
+        return run(settings, processes=args.processes, burst=args.burst)
+
+
+@contextlib.contextmanager
+def _metrics(settings: Settings) -> Iterator[None]:
+    """Serve /metrics, /healthz and /readyz while a role runs, when MAILBUS_METRICS_PORT is set.
+
+    It must start before the role's modules import prometheus_client (see mailbus.metrics)."""
+    if settings.metrics_port is None:
+        yield
+        return
+    from mailbus import metrics
+
+    directory = metrics.prepare()
+    server = metrics.serve(settings.metrics_port, metrics.readiness(settings))
+    try:
+        yield
+    finally:
+        server.shutdown()
+        metrics.cleanup(directory)
 
 
 def _dev(args: argparse.Namespace) -> int:

@@ -1,0 +1,99 @@
+"""Prometheus `/metrics`, `/healthz` and `/readyz` for both roles, correct with `--processes N`.
+
+prometheus_client's multiprocess mode is always on: every process writes its samples to files in
+one directory and the process that serves HTTP adds them up. `prepare()` must run before anything
+imports prometheus_client (the CLI calls it first), because the library picks its storage at
+import time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from mailbus.connections import redis_connection
+from mailbus.settings import Settings
+from mailbus.stores import open_store
+
+ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare() -> Path:
+    """Give this process tree a fresh, private samples directory (inherited by children)."""
+    directory = Path(tempfile.mkdtemp(prefix="mailbus-metrics-"))
+    os.environ[ENV] = str(directory)
+    return directory
+
+
+def cleanup(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def process_exited(pid: int) -> None:
+    """Drop a dead child's live gauges (active connections, in-flight bytes) from the sums."""
+    from prometheus_client import multiprocess
+
+    if os.environ.get(ENV):
+        multiprocess.mark_process_dead(pid)
+
+
+def readiness(settings: Settings) -> Callable[[], list[str]]:
+    """Checks for `/readyz`: Redis answers and the store accepts a write. Returns the problems."""
+    connection = redis_connection(settings.redis_url, fail_fast=True, timeout=2.0)
+    store = open_store(settings.store, connection, raw_ttl=60)
+
+    def check() -> list[str]:
+        problems = []
+        try:
+            connection.ping()
+        except Exception as exc:  # any failure means not ready; the reason goes in the body
+            problems.append(f"redis: {type(exc).__name__}: {exc}")
+        try:
+            store.check()
+        except Exception as exc:
+            problems.append(f"store: {type(exc).__name__}: {exc}")
+        return problems
+
+    return check
+
+
+def serve(port: int, ready: Callable[[], list[str]], host: str = "0.0.0.0") -> ThreadingHTTPServer:
+    """Serve the three endpoints from a daemon thread; returns the server (for `shutdown()`)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path == "/metrics":
+                self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            elif self.path == "/healthz":
+                self._reply(200, b"ok\n")
+            elif self.path == "/readyz":
+                problems = ready()
+                body = ("\n".join(problems) or "ready") + "\n"
+                self._reply(503 if problems else 200, body.encode())
+            else:
+                self._reply(404, b"not found\n")
+
+        def _reply(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Scrapes every few seconds are not worth a log line each."""
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
