@@ -8,6 +8,7 @@ reads `os.environ`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -114,6 +115,40 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError("must be zero or a positive number of seconds")
+    return number
+
+
+def _bool(value: str) -> bool:
+    value = value.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    nets = tuple(n.strip() for n in value.split(",") if n.strip())
+    for net in nets:
+        ipaddress.ip_network(net, strict=False)
+    return nets
+
+
+def _redis_wait(value: str) -> str:
+    """'' (off), 'N' (WAIT for N replicas), 'aof' or 'aof+N' (WAITAOF local fsync [+N replicas])."""
+    value = value.strip().lower()
+    count = value.removeprefix("aof").removeprefix("+")
+    if value in ("", "0", "off") or (value.startswith("aof") and (not count or count.isdigit())):
+        return "" if value in ("0", "off") else value
+    if value.isdigit():
+        return value
+    raise ValueError("must be N (replicas), 'aof' or 'aof+N'")
 
 
 def _var(env: str, parse: Callable[[str], Any], default: Any, meaning: str) -> Any:
@@ -252,6 +287,78 @@ class Settings:
         _positive_int,
         600,
         "seconds a stored message must be old before a sweep may enqueue it",
+    )
+    bare_lf: str = _var(
+        "MAILBUS_BARE_LF",
+        _choice("accept", "reject"),
+        "accept",
+        "bare LF/CR in DATA or commands: accept (stored verbatim, flagged) or reject (550 5.5.2)",
+    )
+    min_data_rate: int = _var(
+        "MAILBUS_MIN_DATA_RATE",
+        _positive_int,
+        500,
+        "bytes/s during DATA; each read extends the deadline by bytes/rate, up to MAILBUS_TIMEOUT",
+    )
+    soft_error_limit: int = _var(
+        "MAILBUS_SOFT_ERROR_LIMIT", _positive_int, 10, "errors per session before replies slow down"
+    )
+    hard_error_limit: int = _var(
+        "MAILBUS_HARD_ERROR_LIMIT",
+        _positive_int,
+        20,
+        "errors per session; then 421 4.7.0 and close",
+    )
+    junk_command_limit: int = _var(
+        "MAILBUS_JUNK_COMMAND_LIMIT",
+        _positive_int,
+        100,
+        "NOOP/RSET/VRFY/HELP/EHLO per message before each one counts as an error",
+    )
+    max_inflight_bytes: int = _var(
+        "MAILBUS_MAX_INFLIGHT_BYTES",
+        _positive_int,
+        268_435_456,
+        "DATA bytes one listener process holds at once; over it: 452 4.3.1",
+    )
+    proxy_protocol: str = _var(
+        "MAILBUS_PROXY_PROTOCOL",
+        _choice("off", "v1", "v2"),
+        "off",
+        "require a PROXY protocol header (from a TCP load balancer) on every connection",
+    )
+    proxy_trusted: tuple[str, ...] = _var(
+        "MAILBUS_PROXY_TRUSTED",
+        _networks,
+        ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
+        "networks allowed to send PROXY headers, comma separated",
+    )
+    shutdown_grace: float = _var(
+        "MAILBUS_SHUTDOWN_GRACE",
+        _positive_float,
+        20.0,
+        "seconds the listener drains on SIGTERM before closing what is left",
+    )
+    redis_wait: str = _var(
+        "MAILBUS_REDIS_WAIT",
+        _redis_wait,
+        "",
+        "before 250: N = WAIT for N replicas, aof = WAITAOF local fsync, aof+N = both",
+    )
+    allow_address_literals: bool = _var(
+        "MAILBUS_ALLOW_ADDRESS_LITERALS",
+        _bool,
+        False,
+        "accept recipients like user@[192.0.2.1]",
+    )
+    tls_handshake_timeout: float = _var(
+        "MAILBUS_TLS_HANDSHAKE_TIMEOUT", _positive_float, 30.0, "seconds for a STARTTLS handshake"
+    )
+    greet_wait: float = _var(
+        "MAILBUS_GREET_WAIT",
+        _non_negative_float,
+        0.0,
+        "seconds to hold the greeting; clients that talk first get 521 5.5.1 (0 = off)",
     )
     log_level: str = _var(
         "MAILBUS_LOG_LEVEL",
