@@ -14,7 +14,6 @@ from mailbus.message import Address
 from mailbus.parse.headers import clean_raw, decode_value
 from mailbus.parse.limits import Budget
 
-_MAX_COMMENT_DEPTH = 50
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -45,7 +44,7 @@ def parse_list(value: str, budget: Budget, part: str = "", name: str = "") -> li
             elif quoted and ch == '"':
                 quoted = False
             elif depth and ch == "(":
-                depth = min(depth + 1, _MAX_COMMENT_DEPTH)
+                depth += 1
             elif depth and ch == ")":
                 depth -= 1
         elif ch == '"':
@@ -135,7 +134,7 @@ def _strip_comments(text: str) -> str:
         if ch == '"' and not depth:
             quoted = not quoted
         if not quoted and ch == "(":
-            depth = min(depth + 1, _MAX_COMMENT_DEPTH)
+            depth += 1
             continue
         if not quoted and ch == ")" and depth:
             depth -= 1

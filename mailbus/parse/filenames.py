@@ -52,7 +52,7 @@ def raw_filename(disp_params: dict[str, str], type_params: dict[str, str]) -> st
 def sanitise(name: str | None, index: int, content_type: str) -> str:
     """A display-safe basename for `name`, or `attachment-<index>.<ext>` when nothing is left."""
     clean = unicodedata.normalize("NFC", name or "")
-    clean = re.split(r"[/\\]", clean)[-1]
+    clean = re.split(r"[/\\]", re.sub(r"^[A-Za-z]:", "", clean))[-1]
     clean = _UNSAFE.sub("", clean).strip(" .\t")
     if _RESERVED.match(clean):
         clean = "_" + clean
