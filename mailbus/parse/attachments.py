@@ -1,7 +1,8 @@
 """Sorting leaf parts into bodies and attachments, and building `Attachment` records.
 
 Owns the rules: an inline text/plain or text/html part without a filename is a body (the first of
-each becomes `text`/`html`, later ones `other_bodies`); report parts (delivery-status, feedback)
+each becomes `text`/`html`, later ones `other_bodies`; a named inline one fills an empty slot and
+is also kept as an attachment); report parts (delivery-status, feedback)
 and other inline text/* are other bodies; everything else is an attachment. A forwarded
 message/rfc822 is one attachment (`is_message`) and the attachments inside it hang under it
 (`parent`); so do the files unpacked from a TNEF winmail.dat. Bodies of forwarded messages stay
@@ -57,6 +58,8 @@ def collect(parts: list[Part], budget: Budget) -> Collected:
             if inside is None:
                 _add_body(out, part, budget)
             continue
+        if inside is None and part.disposition != "attachment" and _slot_free(out, part):
+            _add_body(out, part, budget)  # inline text with a filename: body and attachment
         att = _attachment(part, raw_name, len(out.attachments), inside, budget)
         part.attachment = att.index
         out.attachments.append(att)
@@ -74,6 +77,14 @@ def collect(parts: list[Part], budget: Budget) -> Collected:
 
 def _is_body(part: Part) -> bool:
     return part.content_type.startswith("text/") or part.content_type in _REPORT_TYPES
+
+
+def _slot_free(out: Collected, part: Part) -> bool:
+    if part.kind != "leaf":
+        return False
+    if part.content_type == "text/plain":
+        return out.text is None
+    return part.content_type == "text/html" and out.html is None
 
 
 def _add_body(out: Collected, part: Part, budget: Budget) -> None:

@@ -80,6 +80,7 @@ def _blocks(part: Part, budget: Budget) -> list[dict[str, str]]:
     """The header-like blocks of a report part (per-message fields, then one per recipient)."""
     data = transfer.decode_body(part.body, part.cte, budget, part.path)
     data = data.replace(b"\r\n", b"\n")
+    scratch = Budget(budget.limits)  # report fields are not message headers: no defects from them
     blocks: list[dict[str, str]] = []
     pos = 0
     while pos < len(data) and len(blocks) < 1000:
@@ -88,7 +89,7 @@ def _blocks(part: Part, budget: Budget) -> list[dict[str, str]]:
         if pos >= len(data):
             break
         found: RawHeaders
-        found, nxt = split_headers(data, pos, len(data), budget, part.path)
+        found, nxt = split_headers(data, pos, len(data), scratch, part.path)
         if found:
             blocks.append({k.lower(): clean_raw(v).strip() for k, v in reversed(found)})
         if nxt <= pos:

@@ -20,6 +20,7 @@ _OCTET = "application/octet-stream"
 MESSAGE_TYPES = {"message/rfc822", "message/global"}
 _BOM = b"\xef\xbb\xbf"
 _GUESS_BOUNDARY = re.compile(rb"^--([^\s]{1,200})[ \t]*$", re.M)
+_TYPE = re.compile(r'[^\s()<>@,;:\\"/\[\]?=]+/[^\s()<>@,;:\\"/\[\]?=]+')
 _STRAY_PART = re.compile(rb"^content-type[ \t]*:", re.M | re.I)
 
 
@@ -106,7 +107,7 @@ def _read_part(item: _Item, budget: Budget) -> Part:
     ctype, params = item.default_type, dict[str, str]()
     if "content-type" in fields:
         declared, params = parse_structured(fields["content-type"], budget, item.path)
-        if re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", declared):
+        if _TYPE.fullmatch(declared):
             ctype = declared
         elif declared == "text":
             ctype = "text/plain"

@@ -23,6 +23,10 @@ def parse_structured(
 ) -> tuple[str, dict[str, str]]:
     """Split a structured header into its lower-cased main value and its decoded parameters."""
     main, _, rest = value.partition(";")
+    head, space, tail = main.strip().partition(" ")
+    if space and "=" in tail:  # `text/plain charset=x`: a missing `;`
+        budget.defect(part, "missing_parameter_separator", field)
+        main, rest = head, tail + ";" + rest
     params: dict[str, str] = {}
     sections: dict[str, dict[int, tuple[str, bool]]] = {}
     pos, count, size = 0, 0, len(rest)

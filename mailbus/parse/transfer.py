@@ -20,7 +20,7 @@ _IDENTITY = {"", "7bit", "8bit", "binary", "7-bit", "8-bit"}
 
 def decode_body(data: bytes, cte: str, budget: Budget, part: str) -> bytes:
     """Decode `data` per its transfer encoding; never raises."""
-    cte = cte.strip().strip("\"'").lower()
+    cte = re.sub(r"[\s_]+", "-", cte.strip().strip("\"'").lower())
     if cte in _IDENTITY:
         return data
     if cte == "base64":
