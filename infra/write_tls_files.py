@@ -42,8 +42,12 @@ def main(environ: dict[str, str] | None = None) -> int:
     for var, name, mode, marker in FILES:
         text = env.get(var, "").strip()
         if marker not in text:
-            print(json.dumps({"event": "tls_init_failed", "variable": var,
-                              "reason": "missing or not PEM"}), file=sys.stderr)
+            print(
+                json.dumps(
+                    {"event": "tls_init_failed", "variable": var, "reason": "missing or not PEM"}
+                ),
+                file=sys.stderr,
+            )
             return 1
         written.append(str(write_pem(directory, name, text, mode)))
     print(json.dumps({"event": "tls_init_done", "files": written}))

@@ -4,6 +4,12 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+# The NLB's nodes live in the public subnets: only they may send PROXY headers.
+data "aws_subnet" "public" {
+  for_each = toset(var.public_subnet_ids)
+  id       = each.value
+}
+
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
@@ -21,4 +27,5 @@ locals {
   use_elasticache = var.redis_flavor == "elasticache"
   use_memorydb    = var.redis_flavor == "memorydb"
   starttls        = var.tls_secret_arn != null
+  nlb_cidrs       = sort([for subnet in data.aws_subnet.public : subnet.cidr_block])
 }

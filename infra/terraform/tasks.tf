@@ -17,6 +17,7 @@ locals {
     MAILBUS_HOST           = "0.0.0.0"
     MAILBUS_PORT           = "2525"
     MAILBUS_PROXY_PROTOCOL = "v2"
+    MAILBUS_PROXY_TRUSTED  = join(",", local.nlb_cidrs)
     }, local.starttls ? {
     MAILBUS_TLS_CERT = "${local.tls_dir}/cert.pem"
     MAILBUS_TLS_KEY  = "${local.tls_dir}/key.pem"
