@@ -35,11 +35,11 @@ _NOT_MESSAGE_NAMES = {
 PER_MESSAGE_SECONDS = 2.0
 
 
-def corpus_files() -> list[Path]:
+def corpus_files(root: Path = CORPUS) -> list[Path]:
     """Every raw message in the corpus, skipping licences, READMEs and non-message samples."""
     return sorted(
         p
-        for p in CORPUS.rglob("*")
+        for p in root.rglob("*")
         if p.is_file()
         and p.name not in _NOT_MESSAGE_NAMES
         and not any(part in p.as_posix() for part in _NOT_MESSAGES)

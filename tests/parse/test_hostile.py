@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from mailbus.message import InboundMessage
 from mailbus.parse import ParseLimits, parse
+from mailbus.parse import build as build_module
 
 
-def _timed(raw: bytes, **kwargs: object) -> tuple[object, float]:
+def _timed(raw: bytes, limits: ParseLimits | None = None) -> tuple[InboundMessage, float]:
     started = time.monotonic()
-    msg = parse(raw, **kwargs)  # type: ignore[arg-type]
+    msg = parse(raw, limits=limits)
     return msg, time.monotonic() - started
 
 
@@ -26,15 +30,15 @@ def test_2000_deep_multipart_nesting_hits_depth_cap() -> None:
         b'Content-Type: multipart/mixed; boundary="b0"\r\n\r\n' + head + b"--b2000\r\n\r\nleaf\r\n"
     )
     msg, took = _timed(raw)
-    assert "depth" in msg.limits_hit  # type: ignore[attr-defined]
-    assert any(d.kind == "depth_limit" for d in msg.defects)  # type: ignore[attr-defined]
+    assert "depth" in msg.limits_hit
+    assert any(d.kind == "depth_limit" for d in msg.defects)
     assert took < 10
 
 
 def test_3000_message_rfc822_in_a_row_share_the_depth_budget() -> None:
     raw = b"Content-Type: message/rfc822\r\n\r\n" * 3000 + b"Subject: leaf\r\n\r\nx\r\n"
     msg, took = _timed(raw)
-    assert "depth" in msg.limits_hit  # type: ignore[attr-defined]
+    assert "depth" in msg.limits_hit
     assert took < 10
 
 
@@ -48,10 +52,10 @@ def test_50000_sibling_parts_hit_part_cap_but_keep_the_first_ones() -> None:
         + b"--b--\r\n"
     )
     msg, took = _timed(raw)
-    assert msg.limits_hit == ["parts"]  # type: ignore[attr-defined]
-    assert msg.subject == "fan-out"  # type: ignore[attr-defined]
-    assert msg.text == "part 0"  # type: ignore[attr-defined]
-    assert len(msg.other_bodies) >= 900  # type: ignore[attr-defined]
+    assert msg.limits_hit == ["parts"]
+    assert msg.subject == "fan-out"
+    assert msg.text == "part 0"
+    assert len(msg.other_bodies) >= 900
     assert took < 20
 
 
@@ -67,15 +71,15 @@ def test_content_type_with_20000_parameters_is_fast() -> None:
     params = b"".join(b"; p%d=v" % i for i in range(20_000))
     raw = b"Content-Type: text/plain" + params + b"; charset=utf-8\r\n\r\nhello\r\n"
     msg, took = _timed(raw)
-    assert "params" in msg.limits_hit  # type: ignore[attr-defined]
-    assert msg.text == "hello\n"  # type: ignore[attr-defined]
+    assert "params" in msg.limits_hit
+    assert msg.text == "hello\n"
     assert took < 5
 
 
 def test_content_type_with_20000_semicolons_is_fast() -> None:
     raw = b"Content-Type: text/plain" + b";" * 20_000 + b"\r\n\r\nhello\r\n"
     msg, took = _timed(raw)
-    assert msg.text == "hello\n"  # type: ignore[attr-defined]
+    assert msg.text == "hello\n"
     assert took < 5
 
 
@@ -84,15 +88,15 @@ def test_20000_encoded_words_and_20000_addresses() -> None:
     to = b"To: " + b", ".join(b"u%d@example.com" % i for i in range(20_000))
     raw = subject + b"\r\n" + to + b"\r\n\r\nbody\r\n"
     msg, took = _timed(raw, limits=ParseLimits(max_addresses=500))
-    assert msg.subject.startswith("ABCABC")  # type: ignore[attr-defined]
-    assert len(msg.to) == 500 and "addresses" in msg.limits_hit  # type: ignore[attr-defined]
+    assert msg.subject.startswith("ABCABC")
+    assert len(msg.to) == 500 and "addresses" in msg.limits_hit
     assert took < 10
 
 
 def test_deeply_nested_comments_in_address_do_not_recurse() -> None:
     raw = b"From: " + b"(" * 5000 + b"x" + b")" * 5000 + b" a@example.com\r\n\r\nbody\r\n"
     msg, took = _timed(raw)
-    assert msg.from_ is not None and msg.from_.email == "a@example.com"  # type: ignore[attr-defined]
+    assert msg.from_ is not None and msg.from_.email == "a@example.com"
     assert took < 5
 
 
@@ -184,3 +188,19 @@ def test_invalid_base64_and_unknown_transfer_encoding_keep_bytes() -> None:
     assert [a.read() for a in msg.attachments] == [b"ABCD", b"raw bytes"]
     kinds = {d.kind for d in msg.defects}
     assert {"invalid_base64_characters", "unknown_transfer_encoding"} <= kinds
+
+
+def test_an_internal_bug_still_returns_a_degraded_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(build_module, "collect", broken)
+    msg = parse(b"Subject: still here\r\n\r\nbody\r\n", raw_key="k")
+    assert msg.subject == "still here" and msg.raw.key == "k"
+    assert [(d.kind, d.detail) for d in msg.defects] == [("parser_error", "RuntimeError: boom")]
+
+
+def test_non_bytes_input_is_tolerated() -> None:
+    assert parse("Subject: str input\r\n\r\nb").subject == "str input"  # type: ignore[arg-type]
+    assert parse(bytearray(b"Subject: ba\r\n\r\nb")).subject == "ba"  # type: ignore[arg-type]
+    assert parse(None).raw.size == 0  # type: ignore[arg-type]

@@ -1,0 +1,70 @@
+"""Parse throughput on the shared corpus: `mailbus.parse` against the stdlib `email` package.
+
+Run `python bench/bench_parse.py [--rounds N] [CORPUS_DIR]`. The stdlib side is what a handler
+would otherwise write: `message_from_bytes(policy=default)` plus a walk that decodes every leaf
+(`get_content`, exceptions swallowed). Prints messages/s for both and the ratio; timings only,
+no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import os
+import sys
+import time
+from pathlib import Path
+
+from mailbus.parse import parse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.parse.test_corpus import CORPUS, corpus_files  # noqa: E402
+
+
+def stdlib_parse(raw: bytes) -> int:
+    """Parse and decode every leaf the way a hand-written handler would."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        leaves = 0
+        for part in msg.walk():
+            if part.is_multipart():
+                continue
+            try:
+                part.get_content()  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - the stdlib raises on bad charsets etc.
+                pass
+            leaves += 1
+        return leaves
+    except Exception:  # noqa: BLE001
+        return -1
+
+
+def run(name: str, func: object, messages: list[bytes], rounds: int) -> float:
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for raw in messages:
+            func(raw)  # type: ignore[operator]
+    took = time.perf_counter() - started
+    rate = len(messages) * rounds / took
+    print(f"{name:>14}: {rate:9.0f} msg/s ({took:.2f} s)")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", default=os.environ.get("MAILBUS_CORPUS", CORPUS))
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    messages = [p.read_bytes() for p in corpus_files(Path(args.corpus))]
+    size = sum(map(len, messages)) / 1e6
+    print(f"{len(messages)} messages, {size:.1f} MB, {args.rounds} rounds")
+    ours = run("mailbus.parse", parse, messages, args.rounds)
+    stdlib = run("stdlib email", stdlib_parse, messages, args.rounds)
+    print(f"ratio: mailbus.parse is {ours / stdlib:.2f}x the stdlib's throughput")
+
+
+if __name__ == "__main__":
+    main()
