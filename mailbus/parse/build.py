@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from mailbus.envelope import Envelope
-from mailbus.message import Classification, DateInfo, Header, InboundMessage, RawInfo
+from mailbus.message import DateInfo, Header, InboundMessage, RawInfo
 from mailbus.parse import addresses, classify, mime, reply
 from mailbus.parse.attachments import collect
 from mailbus.parse.bodies import html_to_text
@@ -87,7 +87,6 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
     if msg.text is None and msg.html is not None:
         msg.text, msg.text_from_html = html_to_text(msg.html), True
     sender = msg.from_.email if msg.from_ else ""
-    msg.classification = Classification()
     msg.classification = classify.classify(fields, msg.subject, sender, parts, budget)
     msg.stripped_text = reply.strip_reply(msg.text)
 
