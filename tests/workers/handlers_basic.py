@@ -1,0 +1,46 @@
+"""Handlers for the in-process worker tests: they record calls and fail on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailbus import Router
+
+router = Router()
+with_default = Router()
+calls: list[tuple[str, str, dict[str, Any]]] = []
+failures: dict[str, int] = {}
+seen: list[Any] = []
+
+
+def _run(name: str, msg: Any, **kwargs: Any) -> None:
+    calls.append((name, msg.id, kwargs))
+    seen.append(msg)
+    if failures.get(name, 0) > 0:
+        failures[name] -= 1
+        raise RuntimeError(f"{name} failed on purpose")
+
+
+@router.route(to="support@example.com")
+def support(msg: Any) -> None:
+    _run("support", msg)
+
+
+@router.route(to="support@example.com")
+def audit(msg: Any) -> None:
+    _run("audit", msg)
+
+
+@router.route(to="reply+{ticket}@example.com")
+def reply(msg: Any, ticket: str) -> None:
+    _run("reply", msg, ticket=ticket)
+
+
+@with_default.route(to="sales@example.com")
+def sales(msg: Any) -> None:
+    _run("sales", msg)
+
+
+@with_default.default
+def fallback(msg: Any) -> None:
+    _run("fallback", msg)

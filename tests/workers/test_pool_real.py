@@ -1,0 +1,109 @@
+"""`workers.pool.run` for real: subprocesses, a real Redis server, a file store."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from mailbus.settings import Settings
+from mailbus.status import timeline
+from mailbus.stores import open_store
+from tests.conftest import ROOT, subprocess_env
+from tests.workers.conftest import put_message
+
+pytestmark = pytest.mark.integration
+RUN = (
+    "import sys; from mailbus.settings import Settings; from workers.pool import run; "
+    "sys.exit(run(Settings.from_env(role='worker', env_file=None), "
+    "processes=int(sys.argv[1]), burst=sys.argv[2] == 'burst'))"
+)
+
+
+class Pool:
+    def __init__(self, url: str, tmp_path: Path, **env: str) -> None:
+        self.out = tmp_path / "calls.jsonl"
+        self.log = tmp_path / "pool.log"
+        self.env = subprocess_env(
+            MAILBUS_REDIS_URL=url,
+            MAILBUS_STORE=f"file://{tmp_path / 'store'}",
+            MAILBUS_HANDLERS="tests.workers.handlers_proc:router",
+            MAILBUS_QUEUE="mailbus-it",
+            MAILBUS_RETRIES="3",
+            MAILBUS_RETRY_BACKOFF="0",
+            MAILBUS_JOB_TIMEOUT="60",
+            MAILBUS_TEST_OUT=str(self.out),
+            PYTHONPATH=str(ROOT),
+            **env,
+        )
+        self.settings = Settings.from_env(self.env, env_file=None, role="worker")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def store(self, connection: redis.Redis) -> Any:
+        return open_store(self.settings.store, connection)
+
+    def start(self, processes: int = 1, burst: bool = False) -> subprocess.Popen[bytes]:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", RUN, str(processes), "burst" if burst else "serve"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        return self.process
+
+    def burst(self, processes: int = 1, timeout: float = 60) -> int:
+        return self.start(processes, burst=True).wait(timeout=timeout)
+
+    def calls(self) -> list[dict[str, Any]]:
+        if not self.out.exists():
+            return []
+        return [json.loads(line) for line in self.out.read_text().splitlines() if line]
+
+    def wait_for(self, predicate: Any, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"timed out; calls={self.calls()}\nlog:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def pool(real_redis: redis.Redis, redis_server: Any, tmp_path: Path) -> Any:
+    made = Pool(redis_server.url, tmp_path)
+    yield made
+    if made.process is not None and made.process.poll() is None:
+        made.process.kill()
+        made.process.wait()
+
+
+def job_status(connection: redis.Redis, message_id: str) -> str:
+    job = Job.fetch(message_id, connection=connection, serializer=JSONSerializer)
+    return str(job.get_status().value)
+
+
+def test_failing_handler_retried_until_it_succeeds_sibling_runs_once(pool, real_redis) -> None:
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings,
+                             to=("flaky@example.com",))  # fmt: skip
+    assert pool.burst(processes=2) == 0, pool.log.read_text()
+    calls = pool.calls()
+    assert [c["handler"] for c in calls].count("flaky") == 3
+    assert [c["handler"] for c in calls].count("steady") == 1
+    assert job_status(real_redis, message_id) == "finished"
+    events = [e["event"] for e in timeline(real_redis, message_id)]
+    assert events.count("parsed") == 3 and events[-1] == "done"
+    assert '"event": "worker.ready"' in pool.log.read_text()

@@ -1,0 +1,162 @@
+"""The RQ entry point `process_message`: fetch the raw bytes, parse, store attachments, dispatch.
+
+The listener enqueues it by name (`mailbus.queue.JOB_FUNCTION`) with JSON primitives only. Failure
+semantics: a DeliveryError (no route, unparseable, raw bytes gone) is deterministic, so the job
+goes to the failed registry at once (retries_left set to 0); any other error (a handler, the
+store, Redis) propagates to RQ, which retries with the configured backoff. Handlers that already
+succeeded for this delivery are skipped on every later attempt (see workers.ledger).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from rq.job import Job, get_current_job
+from rq.timeouts import JobTimeoutException
+
+from mailbus.dispatch import dispatch, plan
+from mailbus.envelope import Envelope
+from mailbus.errors import DeliveryError, NotFound, ParseFailure, StoreError
+from mailbus.logs import log_event
+from mailbus.parse import parse
+from mailbus.router import Match
+from mailbus.stores.base import attachment_key, done_key
+from workers import context
+from workers.ledger import DeliveryBusy
+
+logger = logging.getLogger("mailbus.worker")
+FATAL = (JobTimeoutException, MemoryError)
+CLAIM_WAIT = 30.0
+
+
+def process_message(
+    message_id: str, raw_key: str, envelope: dict[str, Any], digest: str
+) -> dict[str, Any]:
+    """Deliver one stored message to its handlers; returns what ran (kept as the job result)."""
+    ctx = context.current()
+    job = get_current_job()
+    attempt = _attempt(job, ctx.settings.retries)
+    try:
+        return _deliver(ctx, message_id, raw_key, Envelope.from_dict(envelope), digest, attempt)
+    except DeliveryError as exc:
+        if job is not None:
+            job.retries_left = 0  # deterministic: straight to the dead-letter registry
+        _dead(ctx, message_id, exc)
+        raise
+    except Exception as exc:
+        last = job is None or not job.retries_left
+        log_event(logger, "message.failed", level=logging.WARNING, id=message_id,
+                  attempt=attempt, final=last, error=_last_line(exc))  # fmt: skip
+        if last:
+            _dead(ctx, message_id, exc)
+        raise
+
+
+def _deliver(
+    ctx: context.Context,
+    message_id: str,
+    raw_key: str,
+    envelope: Envelope,
+    digest: str,
+    attempt: int,
+) -> dict[str, Any]:
+    ledger = ctx.ledger
+    _claim(ctx, digest, message_id)
+    try:
+        first = ledger.delivered_by(digest)
+        if first is not None:
+            if first != message_id:
+                ledger.event(message_id, "duplicate", duplicate_of=first)
+                log_event(logger, "message.duplicate", id=message_id, duplicate_of=first)
+            _finish(ctx, message_id, "done", duplicate_of=first)
+            return {"duplicate_of": first, "ran": [], "skipped": []}
+
+        msg = _parse(ctx, message_id, raw_key, envelope)
+        ledger.event(message_id, "parsed", attempt=attempt, attachments=len(msg.attachments),
+                     defects=len(msg.defects), limits_hit=list(msg.limits_hit))  # fmt: skip
+        matches = plan(ctx.router, envelope.rcpt_tos)
+        _store_attachments(ctx, msg)
+
+        def done(match: Match) -> bool:
+            return ledger.handler_done(digest, match.name)
+
+        def ok(match: Match) -> None:
+            ledger.mark_handler(digest, match.name, message_id)
+            ledger.event(message_id, "handler", handler=match.name, result="ok", attempt=attempt)
+
+        def failed(match: Match, exc: Exception) -> None:
+            ledger.event(message_id, "handler", handler=match.name, result="failed",
+                         attempt=attempt, error=_last_line(exc))  # fmt: skip
+            log_event(logger, "handler.failed", level=logging.WARNING, id=message_id,
+                      handler=match.name, attempt=attempt, exc_info=exc)  # fmt: skip
+
+        outcome = dispatch(matches, msg, done=done, on_success=ok, on_failure=failed, fatal=FATAL)
+        ledger.mark_delivered(digest, message_id)
+        ran = [m.name for m in outcome.ran]
+        skipped = [m.name for m in outcome.skipped]
+        _finish(ctx, message_id, "done", handlers=ran, skipped=skipped)
+        log_event(logger, "message.done", id=message_id, handlers=ran, skipped=skipped)
+        return {"duplicate_of": None, "ran": ran, "skipped": skipped}
+    finally:
+        ledger.release(digest, message_id)
+
+
+def _claim(ctx: context.Context, digest: str, message_id: str) -> None:
+    """Wait briefly while a concurrent duplicate holds the delivery, so handlers run once."""
+    deadline = time.monotonic() + min(CLAIM_WAIT, ctx.settings.job_timeout / 2)
+    ttl = ctx.settings.job_timeout + 60
+    while (holder := ctx.ledger.claim(digest, message_id, ttl)) is not None:
+        if time.monotonic() > deadline:
+            raise DeliveryBusy(f"delivery {digest[:16]} is being processed by message {holder}")
+        time.sleep(0.2)
+
+
+def _parse(ctx: context.Context, message_id: str, raw_key: str, envelope: Envelope) -> Any:
+    try:
+        raw = ctx.store.get(raw_key)
+    except NotFound as exc:
+        raise DeliveryError(f"raw message {raw_key} is no longer in the store") from exc
+    try:
+        return parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
+    except FATAL:
+        raise
+    except Exception as exc:  # parse() promises never to raise; if it does, it is deterministic
+        raise ParseFailure(f"parser raised {type(exc).__name__}: {exc}") from exc
+
+
+def _store_attachments(ctx: context.Context, msg: Any) -> None:
+    """Content-addressed by sha256, so the same file sent twice is stored once."""
+    for attachment in msg.attachments:
+        key = attachment_key(attachment.sha256)
+        if not ctx.store.exists(key):
+            ctx.store.put(key, attachment.read())
+        attachment.storage_key = key
+
+
+def _finish(ctx: context.Context, message_id: str, event: str, **fields: Any) -> None:
+    """Timeline event plus the store's `done/<id>` marker that tells reconcile to leave it."""
+    ctx.ledger.event(message_id, event, **fields)
+    try:
+        ctx.store.put(done_key(message_id), event.encode())
+    except StoreError as exc:  # the RQ job record still says done; reconcile checks it first
+        log_event(logger, "message.marker_failed", level=logging.WARNING, id=message_id,
+                  error=str(exc))  # fmt: skip
+
+
+def _dead(ctx: context.Context, message_id: str, exc: BaseException) -> None:
+    reason = _last_line(exc)
+    _finish(ctx, message_id, "dead", reason=reason)
+    log_event(logger, "message.dead", level=logging.ERROR, id=message_id, reason=reason)
+
+
+def _attempt(job: Job | None, retries: int) -> int:
+    if job is None or job.retries_left is None:
+        return 1
+    return max(1, retries - job.retries_left + 1)
+
+
+def _last_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1]}" if text else type(exc).__name__

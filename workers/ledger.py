@@ -1,0 +1,105 @@
+"""What the workers remember about each delivery, in Redis: which handlers already succeeded,
+which delivery finished first, who is working on it now, how often it killed a worker, and the
+status timeline events that `mailbus show` prints.
+
+Completion is keyed by the delivery digest (sha256 of the bytes as received + the envelope), not
+by the message id, and kept for `dedupe_window` seconds: a retry of a message and a duplicate
+delivery of the same message (a sender's retry after a lost 250) both see the handlers that
+already ran and skip them. A handler that succeeds but whose success is not yet recorded when
+the worker dies runs again (at-least-once), so handlers with side effects should be idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from mailbus import status
+from mailbus.errors import MailbusError
+
+PREFIX = "mailbus:ledger:"
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class DeliveryBusy(MailbusError):
+    """Another job holds this delivery (a concurrent duplicate); the job retries later."""
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Ledger:
+    """Per-delivery records; every key expires after the dedupe window."""
+
+    def __init__(self, connection: redis.Redis, *, window: int) -> None:
+        self.connection = connection
+        self.window = window
+
+    def _key(self, digest: str) -> str:
+        return f"{PREFIX}{digest}"
+
+    def handler_done(self, digest: str, handler: str) -> bool:
+        """Whether `handler` already succeeded for this delivery (any message id)."""
+        return bool(self.connection.hexists(self._key(digest), f"handler:{handler}"))
+
+    def mark_handler(self, digest: str, handler: str, message_id: str) -> None:
+        key = self._key(digest)
+        with self.connection.pipeline() as pipe:
+            pipe.hset(key, f"handler:{handler}", message_id)
+            pipe.expire(key, self.window)
+            pipe.execute()
+
+    def delivered_by(self, digest: str) -> str | None:
+        """The message id whose job finished this delivery first, if any did."""
+        return _text(self.connection.hget(self._key(digest), "delivered"))
+
+    def mark_delivered(self, digest: str, message_id: str) -> None:
+        key = self._key(digest)
+        with self.connection.pipeline() as pipe:
+            pipe.hsetnx(key, "delivered", message_id)
+            pipe.expire(key, self.window)
+            pipe.execute()
+
+    def claim(self, digest: str, message_id: str, ttl: int) -> str | None:
+        """Take the delivery for `message_id`; return the other holder's id when it is taken.
+
+        The same message id may take it again (its previous run was killed mid-job)."""
+        key = self._key(digest) + ":claim"
+        if self.connection.set(key, message_id, nx=True, ex=ttl):
+            return None
+        holder = _text(self.connection.get(key))
+        if holder == message_id or holder is None:
+            self.connection.set(key, message_id, ex=ttl)
+            return None
+        return holder
+
+    def release(self, digest: str, message_id: str) -> None:
+        """Drop the claim only if we still hold it."""
+        key = self._key(digest) + ":claim"
+        self.connection.eval(_RELEASE, 1, key, message_id)
+
+    def add_crash(self, message_id: str) -> int:
+        """Count one worker death while processing `message_id`; return the new total."""
+        key = f"{PREFIX}crashes:{message_id}"
+        with self.connection.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.window)
+            count, _ = pipe.execute()
+        return int(count)
+
+    def crashes(self, message_id: str) -> int:
+        return int(_text(self.connection.get(f"{PREFIX}crashes:{message_id}")) or 0)
+
+    def clear_crashes(self, message_id: str) -> None:
+        self.connection.delete(f"{PREFIX}crashes:{message_id}")
+
+    def event(self, message_id: str, event: str, **fields: Any) -> None:
+        """Append one event to the message's status timeline (`mailbus show ID`)."""
+        status.record(self.connection, message_id, self.window, {"event": event, **fields})
