@@ -52,3 +52,13 @@ output "log_groups" {
     worker   = aws_cloudwatch_log_group.worker.name
   }
 }
+
+output "tasks_security_group_id" {
+  description = "Security group of the tasks (the only one Redis admits), for one-off run-task calls."
+  value       = aws_security_group.tasks.id
+}
+
+output "private_subnet_ids" {
+  description = "Subnets the tasks run in, for one-off run-task calls."
+  value       = var.private_subnet_ids
+}
