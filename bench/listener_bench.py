@@ -1,0 +1,282 @@
+"""Listener side: mailbus listen (Redis store, 250 after persist) against the bare aiosmtpd server.
+
+All servers run at once, each on its own loopback port (idle ones use no CPU); for each repetition
+and each (size, concurrency) cell every server is driven in an order rotated per cell and
+repetition. The first visit of a (server, cell) is a short calibration probe (discarded) that sets
+the message count so a run lasts about `seconds`. Before each run the server's Redis is flushed
+(the AOF one also rewrites its log, waited out); after it, the queue must hold exactly the `250`s
+the load generator counted, else the bench fails with BenchError.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench import peers
+from bench.procs import Server, python_command, python_env, tree_cpu
+from bench.report import BenchError, Results, fmt_ratio, fmt_size, median, ratio, table
+from mailbus.redis_server import RedisServer, free_port
+
+# (numerator, denominator) pairs printed as ratios when both were measured.
+RATIOS = [
+    ("mailbus", "bare"),
+    ("mailbus-aof", "bare"),
+    ("mailbus-x2", "bare-x2"),
+    ("mailbus-x2", "bare"),
+    ("mailbus", "haraka-redis"),
+    ("mailbus-x2", "haraka-redis"),
+]
+
+
+@dataclass
+class Target:
+    """A server under test, and the Redis list whose length must equal its 250s (if any)."""
+
+    name: str
+    servers: list[Server]
+    redis: RedisServer | None = None
+    count_key: str | None = None
+    counts: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.servers[0].port
+
+    def cpu(self) -> float:
+        return sum(server.cpu() for server in self.servers)
+
+
+def listener_available() -> bool:
+    return importlib.util.find_spec("listener.server") is not None
+
+
+def mailbus_target(name: str, store: RedisServer, work: Path, *, processes: int, proto: bool):
+    port = free_port()
+    env = python_env(
+        MAILBUS_REDIS_URL=store.url,
+        MAILBUS_STORE="redis",
+        MAILBUS_DOMAINS="example.com",
+        MAILBUS_LOG_LEVEL="warning",
+        MAILBUS_HOSTNAME="bench",
+        MAILBUS_HOST="127.0.0.1",
+        MAILBUS_PORT=str(port),
+        # Every load-generator connection comes from 127.0.0.1; real traffic has many peers.
+        MAILBUS_MAX_CONNECTIONS_PER_IP="1000",
+    )
+    if proto:
+        commands = [python_command("bench.proto_listener") for _ in range(processes)]
+        name += " (proto)"
+    else:
+        commands = [python_command("mailbus", "listen", "--processes", str(processes))]
+    log = work / f"{name.split()[0]}.log"
+    servers = [Server(name, cmd, port=port, env=env, log=log) for cmd in commands]
+    return Target(name, servers, redis=store, count_key="rq:queue:mailbus")
+
+
+def prepare_redis(store: RedisServer, timeout: float = 60.0) -> None:
+    client = redis.Redis.from_url(store.url)
+    try:
+        client.flushall()
+        if not store.appendonly:
+            return
+        client.bgrewriteaof()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = client.info("persistence")
+            if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+                return
+            time.sleep(0.05)
+        raise BenchError(f"redis on {store.port}: AOF rewrite still running after {timeout} s")
+    finally:
+        client.close()
+
+
+def loadgen(port: int, size: int, concurrency: int, count: int, max_seconds: float) -> dict:
+    command = python_command(
+        "bench.loadgen",
+        *("--port", str(port), "--size", str(size), "--concurrency", str(concurrency)),
+        *("--count", str(count), "--max-seconds", str(max_seconds)),
+    )
+    hard = max(60.0, 2 * max_seconds + 30)
+    done = subprocess.run(command, env=python_env(), capture_output=True, text=True, timeout=hard)
+    if done.returncode != 0:
+        raise BenchError(f"load generator failed ({done.returncode}): {done.stderr[-2000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def measure(target: Target, size: int, concurrency: int, count: int, max_s: float) -> dict:
+    if target.redis is not None:
+        prepare_redis(target.redis)
+    redis_pid = target.redis.process.pid if target.redis and target.redis.process else None
+    cpu0, rcpu0 = target.cpu(), tree_cpu(redis_pid) if redis_pid else 0.0
+    result = loadgen(target.port, size, concurrency, count, max_s)
+    seconds = result["seconds"] or 1.0
+    result["server_cpu"] = round((target.cpu() - cpu0) / seconds, 3)
+    if redis_pid:
+        result["redis_cpu"] = round((tree_cpu(redis_pid) - rcpu0) / seconds, 3)
+    if target.redis is not None and target.count_key:
+        client = redis.Redis.from_url(target.redis.url)
+        try:
+            queued = int(client.llen(target.count_key))
+        finally:
+            client.close()
+        result["queued"] = queued
+        if result["ok"] == 0 and result["errors"]:
+            raise BenchError(f"{target.name}: every message refused: {result['error_reasons']}")
+        if queued != result["ok"]:
+            raise BenchError(
+                f"{target.name} {fmt_size(size)} c={concurrency}: the load generator counted "
+                f"{result['ok']} replies 250 but {target.count_key} holds {queued}"
+            )
+    return result
+
+
+def calibrated_count(target: Target, size: int, concurrency: int, seconds: float) -> int:
+    key = (size, concurrency)
+    if key not in target.counts:
+        probe = measure(target, size, concurrency, 100_000, max(0.8, seconds / 4))
+        wanted = int(probe["rate"] * seconds)
+        target.counts[key] = max(20, 4 * concurrency, min(100_000, wanted))
+    return target.counts[key]
+
+
+def run_listener_bench(
+    *,
+    sizes: list[int],
+    concurrencies: list[int],
+    seconds: float,
+    reps: int,
+    processes: list[int],
+    results: Results,
+    work: Path,
+    proto: bool | None = None,
+    peer_names: tuple[str, ...] = ("haraka", "smtp-sink"),
+) -> dict[str, Any]:
+    """Measure every cell; print the tables; return the median rates and the ratios."""
+    proto = (not listener_available()) if proto is None else proto
+    targets: list[Target] = []
+    stores: list[RedisServer] = []
+    skipped: list[str] = []
+    try:
+        mem = RedisServer(work / "redis-mem", appendonly=False).start()
+        stores.append(mem)
+        aof = RedisServer(work / "redis-aof", appendonly=True).start()
+        stores.append(aof)
+        port = free_port()
+        targets.append(Target("bare", peers.bare_servers(port, log=work / "bare.log")))
+        targets.append(mailbus_target("mailbus", mem, work, processes=1, proto=proto))
+        targets.append(mailbus_target("mailbus-aof", aof, work, processes=1, proto=proto))
+        for n in (p for p in processes if p > 1):
+            port = free_port()
+            targets.append(Target(f"bare-x{n}", peers.bare_servers(port, processes=n)))
+            targets.append(mailbus_target(f"mailbus-x{n}", mem, work, processes=n, proto=proto))
+        if "smtp-sink" in peer_names:
+            sink = peers.smtp_sink(free_port(), log=work / "smtp-sink.log")
+            if isinstance(sink, str):
+                skipped.append(sink)
+            else:
+                targets.append(Target("smtp-sink", [sink]))
+        if "haraka" in peer_names:
+            from bench import haraka
+
+            found = haraka.targets(work, store=mem)
+            if isinstance(found, str):
+                skipped.append(found)
+            else:
+                targets.extend(Target(**spec) for spec in found)
+        for message in skipped:
+            print(message)
+        for target in targets:
+            for server in target.servers:
+                server.start()
+        rates = _run_cells(targets, sizes, concurrencies, seconds, reps, results)
+    finally:
+        for target in targets:
+            for server in target.servers:
+                server.stop()
+        for store in stores:
+            store.stop()
+    return _print_tables(targets, rates, sizes, concurrencies, skipped, proto, results)
+
+
+def _run_cells(targets, sizes, concurrencies, seconds, reps, results) -> dict:
+    runs: dict[tuple[str, int, int], list[dict]] = {}
+    max_s = max(20.0, 4 * seconds)
+    cells = [(size, c) for size in sizes for c in concurrencies]
+    for rep in range(reps):
+        for index, (size, c) in enumerate(cells):
+            shift = (rep + index) % len(targets)
+            for target in targets[shift:] + targets[:shift]:
+                count = calibrated_count(target, size, c, seconds)
+                result = measure(target, size, c, count, max_s)
+                runs.setdefault((target.name, size, c), []).append(result)
+                results.write("listener", server=target.name, rep=rep, **result)
+                print(
+                    f"  rep {rep + 1}/{reps} {fmt_size(size):>6} c={c:<3} {target.name:<22}"
+                    f" {result['rate']:>9.1f} msg/s  p99 {result['p99_ms']:>8.1f} ms"
+                    f"  errors {result['errors']}",
+                    flush=True,
+                )
+    return runs
+
+
+def _print_tables(targets, runs, sizes, concurrencies, skipped, proto, results) -> dict:
+    names = [t.name for t in targets]
+    medians = {key: median(r["rate"] for r in found) for key, found in runs.items()}
+    plain = {n: n.removesuffix(" (proto)") for n in names}
+    cells = [(size, c) for size in sizes for c in concurrencies]
+    rows = []
+    for size, c in cells:
+        row: list[object] = [f"{fmt_size(size)} c={c}"]
+        for name in names:
+            errors = sum(r["errors"] for r in runs.get((name, size, c), []))
+            mark = f" ({errors} err)" if errors else ""
+            row.append(f"{medians.get((name, size, c), 0.0):.1f}{mark}")
+        rows.append(row)
+    print("\nListener: accepted messages/s (median of the repetitions)")
+    print(table(["cell", *names], rows))
+    by_plain = {plain[n]: n for n in names}
+    pairs = [(a, b) for a, b in RATIOS if a in by_plain and b in by_plain]
+    summary: dict[str, Any] = {"proto": proto, "skipped": skipped, "ratios": {}}
+    rows = []
+    for size, c in cells:
+        row = [f"{fmt_size(size)} c={c}"]
+        for a, b in pairs:
+            value = ratio(
+                medians.get((by_plain[a], size, c), 0), medians.get((by_plain[b], size, c), 0)
+            )
+            summary["ratios"][f"{a}/{b} {fmt_size(size)} c={c}"] = value
+            row.append(fmt_ratio(value))
+        rows.append(row)
+    if pairs:
+        print("\nListener ratios (target: mailbus/bare >= 0.8x at every size)")
+        print(table(["cell", *(f"{a}/{b}" for a, b in pairs)], rows))
+    rows = []
+    for size, c in cells:
+        for name in names:
+            found = runs.get((name, size, c), [])
+            if found:
+                rows.append(
+                    [f"{fmt_size(size)} c={c} {name}",
+                     f"{median(r['p50_ms'] for r in found):.1f}",
+                     f"{median(r['p99_ms'] for r in found):.1f}",
+                     f"{median(r['server_cpu'] for r in found):.2f}",
+                     f"{median(r.get('redis_cpu', 0) for r in found):.2f}",
+                     f"{median(r['loadgen_cpu'] for r in found):.2f}"]
+                )  # fmt: skip
+    print("\nLatency (ms, connect to DATA reply) and CPU (cores busy during the run)")
+    print(table(["cell / server", "p50", "p99", "server", "redis", "loadgen"], rows))
+    if proto:
+        print(
+            "\nNOTE: listener.server is not importable yet; mailbus rows are bench.proto_listener."
+        )
+    results.write("listener-summary", **summary)
+    return summary
