@@ -1,0 +1,46 @@
+"""What all sessions of one listener process share: settings, persister, limits, counters.
+
+One instance per process (no module globals), built by `server.start_server` and handed to each
+session, so tests can run several independent listeners in one interpreter.
+"""
+
+from __future__ import annotations
+
+import collections
+import ssl
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from listener.persist import Persister
+from listener.policy import ByteBudget, ConnectionLimits, Domains
+from mailbus.settings import Settings
+
+if TYPE_CHECKING:
+    from listener.session import Session
+
+
+@dataclass
+class ListenerContext:
+    settings: Settings
+    persister: Persister
+    domains: Domains
+    limits: ConnectionLimits
+    budget: ByteBudget
+    tls_context: ssl.SSLContext | None = None
+    draining: bool = False
+    sessions: set[Session] = field(default_factory=set)
+    # Rejections and events by reason; exported as metrics later, logged at shutdown now.
+    counters: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, persister: Persister, tls_context: ssl.SSLContext | None
+    ) -> ListenerContext:
+        return cls(
+            settings=settings,
+            persister=persister,
+            domains=Domains(settings.domains),
+            limits=ConnectionLimits(settings.max_connections, settings.max_connections_per_ip),
+            budget=ByteBudget(settings.max_inflight_bytes),
+            tls_context=tls_context,
+        )

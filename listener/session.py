@@ -1,0 +1,310 @@
+"""One SMTP connection: admission, the command loop, timers, error limits and drain.
+
+`Session` subclasses aiosmtpd's `SMTP` protocol but runs its own command loop, because the
+stock one resets its timer only on valid commands, never counts errors, lets bare-LF commands and
+unadvertised pipelining through, and turns exceptions into a permanent 500 with the exception
+text. Every reply passes through `push`, which adds the enhanced status code and counts errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, cast
+
+from aiosmtpd.proxy_protocol import V2_CMD, get_proxy
+from aiosmtpd.smtp import SMTP, TLSSetupException
+
+from listener import replies
+from listener.context import ListenerContext
+from listener.policy import ERROR_SLEEP, client_key, trusted
+from listener.transaction import READ_SIZE, Transaction, safe
+from mailbus.logs import log_event
+
+log = logging.getLogger("mailbus.listener")
+JUNK = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP", "EHLO", "HELO"})
+ENDS_GROUP = frozenset({"EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"})  # RFC 2920 §3.1
+NON_SMTP = frozenset({"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "USER"})
+COMMAND_MAX, MAIL_MAX = 512, 600  # with CRLF; MAIL may carry SIZE/BODY/SMTPUTF8 after EHLO
+PROXY_TIMEOUT = 5.0
+
+
+class Session(Transaction):
+    line_length_limit = READ_SIZE  # sizes aiosmtpd's StreamReader: bulk DATA reads, 128 KiB cap
+
+    def __init__(self, ctx: ListenerContext) -> None:
+        settings = ctx.settings
+        super().__init__(
+            self,
+            data_size_limit=settings.max_message_size,
+            enable_SMTPUTF8=True,
+            hostname=settings.hostname,
+            ident="ESMTP mailbus",
+            tls_context=ctx.tls_context,
+            timeout=settings.timeout,
+        )
+        self.command_size_limits = {}  # aiosmtpd shares it across sessions (catalogue A20)
+        self._smtp_methods.pop("AUTH", None)  # an MX takes no AUTH: "command not recognized"
+        self.ctx = ctx
+        self.errors = self.junk = self.messages = 0
+        self.phase = "greeting"
+        self.peer_ip, self.peer_port = "?", 0
+        self.notes = set()
+        self.started = time.monotonic()
+        self.close_reason = "client"
+        self._admitted = False
+        self._client: str | None = None
+
+    # -- connection lifecycle -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is not None and self._original_transport is not None:
+            assert self.session is not None  # STARTTLS done: keep the (proxied) peer
+            peer, proxy = self.session.peer, self.session.proxy_data
+            super().connection_made(transport)
+            self.session.peer, self.session.proxy_data = peer, proxy
+            self.phase = "idle"
+            return
+        ctx, host = self.ctx, self.hostname
+        address: Any = transport.get_extra_info("peername") or ("?", 0)
+        self.peer_ip, self.peer_port = str(address[0]), int(address[1])
+        refusal = None
+        if ctx.draining:
+            refusal, reason = replies.SHUTTING_DOWN, "draining"
+        elif not ctx.limits.open():
+            refusal, reason = replies.too_many_connections(host, self.peer_ip), "connections"
+        else:
+            self._admitted = True
+            if ctx.settings.proxy_protocol != "off":
+                if not trusted(self.peer_ip, ctx.settings.proxy_trusted):
+                    refusal, reason = replies.proxy_refused(host, self.peer_ip), "proxy_untrusted"
+            elif not self._open_client():
+                refusal, reason = replies.too_many_connections(host, self.peer_ip), "per_ip"
+        if refusal is not None:
+            self._count(reason)
+            log_event(log, "session.refused", peer=self.peer_ip, reason=reason)
+            _write(transport, refusal)
+            transport.close()
+            self._release()
+            self.phase = "refused"
+            return
+        ctx.sessions.add(self)
+        super().connection_made(transport)
+
+    def _open_client(self) -> bool:
+        key = client_key(self.peer_ip)
+        if not self.ctx.limits.open_client(key):
+            return False
+        self._client = key
+        return True
+
+    def _release(self) -> None:
+        if self._client is not None:
+            self.ctx.limits.close_client(self._client)
+            self._client = None
+        if self._admitted:
+            self.ctx.limits.close()
+            self._admitted = False
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.phase == "refused":
+            return
+        self._release()
+        if self in self.ctx.sessions:
+            self.ctx.sessions.discard(self)
+            log_event(
+                log,
+                "session.end",
+                peer=f"{self.peer_ip}:{self.peer_port}",
+                helo=safe(self.session.host_name or "") if self.session else "",
+                tls=self._tls_protocol is not None,
+                messages=self.messages,
+                errors=self.errors,
+                junk=self.junk,
+                phase=self.phase,
+                reason=self.close_reason,
+                notes=sorted(self.notes),
+                seconds=round(time.monotonic() - self.started, 3),
+            )
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        """Half-close: finish the replies (and any persist) instead of cancelling like aiosmtpd."""
+        asyncio.StreamReaderProtocol.eof_received(self)
+        return False if self._tls_protocol is not None else True
+
+    def _timeout_cb(self) -> None:
+        self._count("timeout")
+        self.close_reason = f"timeout in {self.phase}"
+        if self.transport is not None:
+            if self.phase != "tls":
+                _write(self.transport, replies.timeout(self.hostname))
+            self.transport.close()
+
+    def shut(self, *, only_idle: bool) -> None:
+        """Drain: say 421 4.3.2 and close, now if idle, or at the grace deadline regardless."""
+        idle = self.phase in ("idle", "greeting")
+        if self.transport is None or (only_idle and not idle) or self.phase == "persist":
+            return
+        self.close_reason = "shutdown"
+        _write(self.transport, replies.SHUTTING_DOWN)
+        self.transport.close()
+
+    # -- replies --------------------------------------------------------------------------
+    async def push(self, status: Any) -> None:
+        text = replies.enhance(status) if isinstance(status, str) else status.decode()
+        if text[:1] in ("4", "5") and self.errors >= self.ctx.settings.soft_error_limit:
+            await asyncio.sleep(ERROR_SLEEP)  # Postfix smtpd_error_sleep_time
+        if text[:1] == "5" or text.startswith("452 4.5.3"):
+            self.errors += 1
+        await SMTP.push(self, text)
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Never a 5xx with exception text: log it, tell the client to come back later."""
+        log_event(log, "session.error", level=logging.ERROR, peer=self.peer_ip, exc_info=error)
+        return replies.internal_error(self.hostname)
+
+    async def _close_with(self, reply: str, reason: str) -> None:
+        self._count(reason)
+        self.close_reason = reason
+        await SMTP.push(self, reply)
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- the command loop -----------------------------------------------------------------
+    async def _handle_client(self) -> None:
+        try:
+            if not await self._greet():
+                return
+            while self.transport is not None:
+                if self.ctx.draining:
+                    await self._close_with(replies.SHUTTING_DOWN, "draining")
+                    return
+                if self.errors >= self.ctx.settings.hard_error_limit:
+                    await self._close_with(replies.too_many_errors(self.hostname), "errors")
+                    return
+                self.phase = "idle"
+                line = await self._read_line()
+                if line is None:
+                    self.close_reason = "eof"
+                    self.transport.close()
+                    return
+                self.phase = "command"
+                if line:
+                    self._arm()
+                    await self._dispatch(line)
+        except (ConnectionError, TLSSetupException, asyncio.IncompleteReadError) as exc:
+            self.close_reason = type(exc).__name__
+            if self.transport is not None:
+                self.transport.close()
+        except Exception as error:
+            reply = await self.handle_exception(error)
+            if self.transport is not None:
+                await self._close_with(reply, "internal_error")
+
+    async def _greet(self) -> bool:
+        settings = self.ctx.settings
+        if settings.proxy_protocol != "off" and not await self._proxy():
+            return False
+        banner = f"220 {self.hostname} ESMTP mailbus"
+        if settings.greet_wait > 0:
+            await self._send_raw(banner.replace("220 ", "220-", 1))
+            await asyncio.sleep(settings.greet_wait)
+            early = bytes(self._reader._buffer[:100])  # type: ignore[attr-defined]
+            if early:
+                log_event(log, "session.pregreet", peer=self.peer_ip, first=safe(early))
+                await self._close_with(replies.PREGREET, "pregreet")
+                return False
+        await self._send_raw(banner)
+        return True
+
+    async def _proxy(self) -> bool:
+        """PROXY header first (required, never guessed); limits then apply to the real client."""
+        assert self.session is not None
+        self._arm(min(PROXY_TIMEOUT, self.ctx.settings.timeout))
+        data = await get_proxy(self._reader)
+        wanted = int(self.ctx.settings.proxy_protocol[1])
+        if not data.valid or data.version != wanted:
+            self._count("proxy_invalid")
+            log_event(log, "session.proxy_invalid", peer=self.peer_ip, error=data.error)
+            self.close_reason = "proxy_invalid"
+            assert self.transport is not None
+            self.transport.close()
+            return False
+        self.session.proxy_data = data
+        if data.command != V2_CMD.LOCAL and data.src_addr is not None:
+            self.peer_ip, self.peer_port = str(data.src_addr), int(data.src_port or 0)
+            self.session.peer = (self.peer_ip, self.peer_port)  # type: ignore[assignment]
+        if not self._open_client():
+            await self._close_with(
+                replies.too_many_connections(self.hostname, self.peer_ip), "per_ip"
+            )
+            return False
+        self._arm()
+        return True
+
+    async def _read_line(self) -> bytes | None:
+        """One command line; b"" when it was too long (answered here), None at end of input."""
+        try:
+            return await self._reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
+            return None
+        except asyncio.LimitOverrunError as overrun:
+            consumed = overrun.consumed
+        while True:  # discard the whole over-long line; its tail is never parsed as a command
+            await self._reader.read(consumed)
+            try:
+                await self._reader.readuntil(b"\n")
+                break
+            except asyncio.IncompleteReadError:
+                return None
+            except asyncio.LimitOverrunError as overrun:
+                consumed = overrun.consumed
+        await self.push(replies.COMMAND_TOO_LONG)
+        return b""
+
+    async def _dispatch(self, line: bytes) -> None:
+        assert self.session is not None
+        if not line.endswith(b"\r\n"):
+            self.notes.add("bare_lf")
+            if self.ctx.settings.bare_lf == "reject":
+                await self._close_with(replies.BARE_LF, "bare_lf")
+                return
+        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        verb_bytes, _, arg_bytes = line.partition(b" ")
+        try:
+            verb = verb_bytes.decode("ascii").upper()
+        except UnicodeDecodeError:
+            verb = ""
+        if not verb.isalpha() and not verb.endswith(":"):
+            await self.push(replies.BAD_SYNTAX)
+            return
+        if verb in NON_SMTP or verb.endswith(":"):
+            log_event(log, "session.non_smtp", peer=self.peer_ip, line=safe(line))
+            await self._close_with(replies.NON_SMTP, "non_smtp")
+            return
+        limit = MAIL_MAX if verb == "MAIL" and self.session.extended_smtp else COMMAND_MAX
+        if len(line) + 2 > limit:
+            await self.push(replies.COMMAND_TOO_LONG)
+            return
+        if self._reader._buffer and verb not in ("QUIT", "STARTTLS"):  # type: ignore[attr-defined]
+            if not self.session.extended_smtp or verb in ENDS_GROUP:
+                log_event(log, "session.pipelining", peer=self.peer_ip, verb=verb)
+                await self._close_with(replies.SYNC_ERROR, "pipelining")
+                return
+        method = self._smtp_methods.get(verb)
+        if method is None:
+            self._count("unknown_command")
+            await self.push(replies.UNKNOWN_COMMAND)
+            return
+        if verb in JUNK:
+            self.junk += 1
+            if self.junk > self.ctx.settings.junk_command_limit:
+                self.errors += 1
+        arg = arg_bytes.strip().decode("utf-8", "surrogateescape") or None
+        await method(arg)
+
+
+def _write(transport: asyncio.BaseTransport, reply: str) -> None:
+    """A reply written without waiting: refusals, timeouts and drain, just before close."""
+    cast(asyncio.WriteTransport, transport).write(reply.encode() + b"\r\n")

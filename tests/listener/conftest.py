@@ -1,0 +1,171 @@
+"""Listener fixtures: a listener in a background event loop, on a real Redis, and a raw client.
+
+Hostile bytes must reach the server unchanged, so tests talk over plain sockets (smtplib fixes
+line endings and dot-stuffs). Timeouts are short and set through Settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from listener.server import Listener, start_server
+from mailbus.redis_server import RedisServer
+from mailbus.settings import Settings
+
+HOST = "mx.test"
+
+
+class Running:
+    """A listener served by an event loop in a daemon thread."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.listener: Listener = self.loop.run_until_complete(start_server(settings, **kwargs))
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.port = self.listener.port
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.call(self.listener.drain(0.5))
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.listener.counters
+
+
+class Client:
+    """A raw SMTP client: bytes out, reply lines in."""
+
+    def __init__(self, port: int, *, timeout: float = 10.0, greet: bool = True) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buffer = b""
+        if greet:
+            assert self.reply().startswith("220 ")
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; partial {self.buffer!r}")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def lines(self) -> list[str]:
+        """One whole (possibly multi-line) reply."""
+        out = [self._line().decode("utf-8", "replace")]
+        while out[-1][3:4] == "-":
+            out.append(self._line().decode("utf-8", "replace"))
+        return out
+
+    def reply(self) -> str:
+        return self.lines()[-1]
+
+    def cmd(self, line: str | bytes) -> str:
+        self.send((line.encode() if isinstance(line, str) else line) + b"\r\n")
+        return self.reply()
+
+    def ehlo(self) -> list[str]:
+        self.send(b"EHLO client.test\r\n")
+        return self.lines()
+
+    def message(
+        self, body: bytes, *, sender: str = "a@sender.test", to: str = "u@example.com"
+    ) -> str:
+        assert self.cmd(f"MAIL FROM:<{sender}>").startswith("250")
+        assert self.cmd(f"RCPT TO:<{to}>").startswith("250")
+        assert self.cmd("DATA").startswith("354")
+        self.send(body)
+        return self.reply()
+
+    def is_closed(self, wait: float = 5.0) -> bool:
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buffer += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def stored(client: redis.Redis) -> dict[str, int]:
+    """How many raw objects, queued jobs and status timelines Redis holds."""
+    return {
+        "raw": len(client.keys("mailbus:store:raw/*")),
+        "jobs": int(client.llen("rq:queue:mailbus")),  # type: ignore[arg-type]
+        "status": len(client.keys("mailbus:status:*")),
+    }
+
+
+def settings_for(redis_server: RedisServer, **changes: Any) -> Settings:
+    base = Settings(
+        redis_url=redis_server.url,
+        domains=("example.com", "*.example.org"),
+        hostname=HOST,
+        host="127.0.0.1",
+        port=0,
+        timeout=3.0,
+        persist_timeout=2.0,
+        soft_error_limit=50,
+        hard_error_limit=60,
+        retries=0,
+    )
+    return base.replace(**changes)
+
+
+@pytest.fixture
+def make_listener(
+    redis_server: RedisServer, real_redis: redis.Redis
+) -> Iterator[Callable[..., Running]]:
+    running: list[Running] = []
+
+    def make(*, store: Any = None, **changes: Any) -> Running:
+        kwargs = {"store": store} if store is not None else {}
+        server = Running(settings_for(redis_server, **changes), **kwargs)
+        running.append(server)
+        return server
+
+    yield make
+    for server in running:
+        server.stop()
+    if redis_server.process is None:
+        redis_server.start()
+
+
+@pytest.fixture
+def listener(make_listener: Callable[..., Running]) -> Running:
+    return make_listener()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
