@@ -6,6 +6,7 @@ dot-stuffing), built from a fixed seed so every run and every server gets the sa
 
 from __future__ import annotations
 
+import base64
 import random
 from email.message import EmailMessage
 
@@ -54,7 +55,11 @@ def smtp_message(size: int) -> bytes:
 
 
 def multipart_message(*, attachment_bytes: int = 28_000, text_bytes: int = 6_000) -> bytes:
-    """About 50 KB: text/plain + text/html alternative and a base64 PDF-like attachment."""
+    """About 50 KB: text/plain + text/html alternative and a base64 PDF-like attachment.
+
+    The attachment starts with `%PDF-1.4` and a 12-digit serial (0 here); `multipart_copies`
+    rewrites that serial so every copy's attachment, and so its sha256, is its own.
+    """
     msg = EmailMessage()
     msg["From"] = "Ada Lovelace <ada@example.org>"
     msg["To"] = "Support <support@example.com>"
@@ -66,6 +71,19 @@ def multipart_message(*, attachment_bytes: int = 28_000, text_bytes: int = 6_000
     paragraphs = "".join(f"<p>{line}</p>\n" for line in text.splitlines())
     msg.add_alternative(f"<html><body>\n{paragraphs}</body></html>\n", subtype="html")
     rng = random.Random(7)
-    pdf = b"%PDF-1.4\n" + bytes(rng.getrandbits(8) for _ in range(attachment_bytes))
+    pdf = _serial_prefix(0) + bytes(rng.getrandbits(8) for _ in range(attachment_bytes))
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="report.pdf")
     return bytes(msg).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _serial_prefix(serial: int) -> bytes:
+    return b"%PDF-1.4\n" + b"%012d" % serial  # 21 bytes: exactly 28 base64 characters
+
+
+def multipart_copies(count: int) -> list[bytes]:
+    """`count` multipart messages that differ only in their attachment's serial."""
+    template = multipart_message()
+    marker = base64.b64encode(_serial_prefix(0))
+    if template.count(marker) != 1:
+        raise AssertionError("multipart template lost its attachment serial")
+    return [template.replace(marker, base64.b64encode(_serial_prefix(i))) for i in range(count)]
