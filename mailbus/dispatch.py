@@ -4,8 +4,8 @@ and by `mailbus.testing`.
 `plan` picks the matches (raising NoRouteError when no route and no default takes the message);
 `dispatch` calls each handler as `handler(msg, **match.kwargs)`. Semantics on failure: every
 handler that is not already done runs, each success is reported at once, and only then is the
-first failure re-raised (the others are attached as notes), so a retry runs only the handlers
-that failed and one broken handler never starves its siblings.
+first failure re-raised unchanged (each one was reported to `on_failure`), so a retry runs only
+the handlers that failed and one broken handler never starves its siblings.
 """
 
 from __future__ import annotations
@@ -71,9 +71,5 @@ def dispatch(
         if on_success is not None:
             on_success(match)
     if outcome.failed:
-        first_match, first = outcome.failed[0]
-        first.add_note(f"mailbus: raised by handler {first_match.name}")
-        for match, other in outcome.failed[1:]:
-            first.add_note(f"mailbus: handler {match.name} also failed: {other!r}")
-        raise first
+        raise outcome.failed[0][1]
     return outcome

@@ -19,10 +19,10 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
-import redis
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
@@ -38,6 +38,7 @@ from workers.worker import child_main, enqueue_due_retries, worker_name
 logger = logging.getLogger("mailbus.worker")
 TICK = 0.2
 BACKSTOP = 30.0
+GIVE_UP = 100  # failed recovery attempts (~40 s) before leaving a dead child's job to RQ
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
@@ -66,7 +67,7 @@ class Supervisor:
         self.processes = processes
         self.burst = burst
         self.children: dict[int, Child] = {}
-        self.pending: list[tuple[str, str, bool]] = []  # (worker name, cause, crashed)
+        self.pending: list[recovery.Death] = []
         self.stopping = False
         self.failures = 0
         self.respawn_delay = 0.0
@@ -145,17 +146,17 @@ class Supervisor:
             # a crash loop at boot must not spin: back off up to 30 s between respawns
             self.respawn_delay = 0.0 if lived > 30 else min(30.0, self.respawn_delay * 2 or 1.0)
             self.respawn_at = time.monotonic() + self.respawn_delay
-        self.pending.append((child.name, cause, crashed))
+        self.pending.append(recovery.Death(child.name, cause, crashed))
 
     def _recover_pending(self) -> None:
         while self.pending:
-            name, cause, crashed = self.pending[0]
+            death = self.pending[0]
             job_id = recovery.recover(
-                self.ctx.connection, self.queue, self.ctx.ledger, self.ctx.store, name=name,
-                cause=cause, crashed=crashed, poison_crashes=self.settings.poison_crashes,
+                self.ctx.connection, self.queue, self.ctx.ledger, self.ctx.store, death,
+                poison_crashes=self.settings.poison_crashes,
             )  # fmt: skip
             self.pending.pop(0)
-            if crashed and job_id is None:
+            if death.crashed and job_id is None:
                 self.failures += 1
             if job_id is not None and self.burst and not self.stopping:
                 self._spawn()  # finish the drain the dead child left
@@ -203,12 +204,22 @@ class Supervisor:
                 log_event(logger, "worker.overdue", level=logging.ERROR, pid=child.pid, id=job_id)
                 os.kill(child.pid, signal.SIGKILL)
 
-    def _guarded(self, step: object) -> None:
-        """Redis trouble must not take the supervisor down: log it and try on the next tick."""
+    def _guarded(self, step: Callable[[], object]) -> None:
+        """Redis or store trouble must not take the supervisor down (its children would run on
+        unsupervised): log it with its traceback and try again on the next tick."""
         try:
-            step()  # type: ignore[operator]
-        except redis.RedisError as exc:
-            log_event(logger, "worker.supervisor_error", level=logging.ERROR, error=str(exc))
+            step()
+        except Exception as exc:
+            log_event(logger, "worker.supervisor_error", level=logging.ERROR,
+                      step=getattr(step, "__name__", str(step)), exc_info=exc)  # fmt: skip
+            if self.pending and step == self._recover_pending:
+                death = self.pending[0]
+                death.attempts += 1
+                if death.attempts >= GIVE_UP:  # RQ's own abandoned-job sweep takes over
+                    log_event(logger, "worker.recovery_abandoned", level=logging.ERROR,
+                              worker=death.name)  # fmt: skip
+                    self.pending.pop(0)
+            time.sleep(TICK)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         first = not self.stopping

@@ -11,6 +11,7 @@ dead-lettered as a poison message (it would otherwise kill workers forever).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
@@ -23,6 +24,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import utcparse
 from rq.worker import SimpleWorker
 
+from mailbus.errors import StoreError
 from mailbus.logs import log_event
 from mailbus.stores.base import Store, done_key
 from workers.ledger import Ledger
@@ -72,43 +74,60 @@ def overdue(connection: redis.Redis, name: str, grace: float) -> str | None:
     return job_id if running > float(timeout) + grace else None
 
 
+@dataclass
+class Death:
+    """A worker process that exited; `crashes` is counted once even if recovery is retried."""
+
+    name: str
+    cause: str
+    crashed: bool
+    crashes: int | None = None
+    attempts: int = 0
+
+
 def recover(
     connection: redis.Redis,
     queue: Queue,
     ledger: Ledger,
     store: Store | None,
+    death: Death,
     *,
-    name: str,
-    cause: str,
-    crashed: bool,
     poison_crashes: int,
 ) -> str | None:
-    """Requeue (or dead-letter as poison) the job worker `name` left behind; return its id."""
-    job = running_job(connection, queue, name)
+    """Requeue (or dead-letter as poison) the job a dead worker left behind; return its id."""
+    job = running_job(connection, queue, death.name)
     if job is not None:
-        crashes = ledger.add_crash(job.id) if crashed else 0
+        if death.crashes is None:
+            death.crashes = ledger.add_crash(job.id) if death.crashed else 0
+        crashes = death.crashes
         if crashes >= poison_crashes:
             reason = (
                 f"PoisonMessage: worker processes died {crashes} times while processing this "
-                f"message (last: {cause})"
+                f"message (last: {death.cause})"
             )
-            _fail(connection, queue, job, name, reason)
+            _fail(connection, queue, job, death.name, reason)
             ledger.event(job.id, "dead", reason=reason)
             if store is not None:
-                store.put(done_key(job.id), b"dead")
+                try:
+                    store.put(done_key(job.id), b"dead")
+                except StoreError as exc:  # the failed job record keeps reconcile away anyway
+                    log_event(logger, "message.marker_failed", level=logging.WARNING,
+                              id=job.id, error=str(exc))  # fmt: skip
             log_event(logger, "message.dead", level=logging.ERROR, id=job.id, reason=reason)
         else:
             _requeue(connection, queue, job)
-            ledger.event(job.id, "requeued", cause=cause, crashes=crashes)
+            ledger.event(job.id, "requeued", cause=death.cause, crashes=crashes)
             log_event(logger, "message.requeued", level=logging.WARNING, id=job.id,
-                      cause=cause, crashes=crashes, worker=name)  # fmt: skip
-    _forget_worker(connection, name)
+                      cause=death.cause, crashes=crashes, worker=death.name)  # fmt: skip
+    _forget_worker(connection, death.name)
     return job.id if job is not None else None
 
 
 def _requeue(connection: redis.Redis, queue: Queue, job: Job) -> None:
+    executions = job.get_executions()
     with connection.pipeline() as pipe:
-        for execution in job.get_executions():
+        pipe.multi()  # RQ's enqueue_job calls multi() itself unless we did first
+        for execution in executions:
             execution.delete(job=job, pipeline=pipe)
         pipe.lrem(queue.intermediate_queue_key, 0, job.id)
         queue.enqueue_job(job, pipeline=pipe, at_front=True)
@@ -116,8 +135,10 @@ def _requeue(connection: redis.Redis, queue: Queue, job: Job) -> None:
 
 
 def _fail(connection: redis.Redis, queue: Queue, job: Job, name: str, reason: str) -> None:
+    executions = job.get_executions()
     with connection.pipeline() as pipe:
-        for execution in job.get_executions():
+        pipe.multi()
+        for execution in executions:
             execution.delete(job=job, pipeline=pipe)
         pipe.lrem(queue.intermediate_queue_key, 0, job.id)
         job.retries_left = 0

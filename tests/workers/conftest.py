@@ -16,6 +16,7 @@ from mailbus.queue import enqueue_message, message_queue
 from mailbus.router import Router
 from mailbus.settings import Settings
 from mailbus.stores.base import Store, raw_key
+from mailbus.testing import mailbus_deliver  # noqa: F401  (the fixture handler authors use)
 from mailbus.trace import delivery_digest, trace_headers
 from tests.workers import handlers_basic
 from workers import context

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,11 +16,13 @@ import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from mailbus.ids import new_message_id
 from mailbus.settings import Settings
 from mailbus.status import timeline
 from mailbus.stores import open_store
 from tests.conftest import ROOT, subprocess_env
 from tests.workers.conftest import put_message
+from workers import admin
 
 pytestmark = pytest.mark.integration
 RUN = (
@@ -107,3 +110,59 @@ def test_failing_handler_retried_until_it_succeeds_sibling_runs_once(pool, real_
     events = [e["event"] for e in timeline(real_redis, message_id)]
     assert events.count("parsed") == 3 and events[-1] == "done"
     assert '"event": "worker.ready"' in pool.log.read_text()
+
+
+def test_worker_sigkilled_mid_job_has_its_job_picked_up_and_finished(pool, real_redis) -> None:
+    pool.start(processes=1)
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings,
+                             to=("slow@example.com",))  # fmt: skip
+    pool.wait_for(lambda: any(c["handler"] == "slow" for c in pool.calls()))
+    victim = pool.calls()[0]["pid"]
+    killed_at = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    pool.wait_for(lambda: len(pool.calls()) == 2, timeout=20)
+    recovered_in = time.monotonic() - killed_at
+    pool.wait_for(lambda: job_status(real_redis, message_id) == "finished", timeout=10)
+    second = pool.calls()[1]
+    assert second["handler"] == "slow" and second["pid"] != victim
+    assert recovered_in < 5, f"took {recovered_in:.1f}s to run the job again"
+    events = timeline(real_redis, message_id)
+    assert [e for e in events if e["event"] == "requeued"][0]["crashes"] == 1
+    assert pool.stop() == 0
+
+
+def test_message_that_keeps_killing_workers_is_dead_lettered_as_poison(pool, real_redis) -> None:
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings,
+                             to=("poison@example.com",))  # fmt: skip
+    assert pool.burst(processes=1) == 0, pool.log.read_text()
+    assert [c["handler"] for c in pool.calls()] == ["poison"] * 3
+    assert job_status(real_redis, message_id) == "failed"
+    (letter,) = admin.list_failed(real_redis, pool.settings)
+    assert letter.id == message_id and "PoisonMessage" in letter.reason
+    assert "killed by SIGKILL" in letter.reason
+    assert pool.store(real_redis).exists(f"done/{message_id}")
+
+
+def test_sigterm_lets_the_running_job_finish_then_exits(pool, real_redis) -> None:
+    pool.start(processes=2)
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings,
+                             to=("sleepy@example.com",))  # fmt: skip
+    pool.wait_for(lambda: any(c["handler"] == "sleepy" for c in pool.calls()))
+    assert pool.stop() == 0
+    assert [c["handler"] for c in pool.calls()] == ["sleepy", "sleepy-done"]
+    assert job_status(real_redis, message_id) == "finished"
+
+
+def test_workers_reconcile_a_stored_message_whose_job_vanished(real_redis, redis_server,
+                                                               tmp_path) -> None:  # fmt: skip
+    pool = Pool(redis_server.url, tmp_path, MAILBUS_RECONCILE_INTERVAL="60",
+                MAILBUS_RECONCILE_GRACE="1")  # fmt: skip
+    store = pool.store(real_redis)
+    lost = put_message(store, real_redis, pool.settings, to=("someone@example.com",),
+                       message_id=new_message_id(time.time() - 120))  # fmt: skip
+    real_redis.flushdb()  # Redis lost the job (failover without AOF)
+    assert pool.burst(processes=1) == 0, pool.log.read_text()
+    assert [(c["handler"], c["id"]) for c in pool.calls()] == [("default", lost)]
+    assert job_status(real_redis, lost) == "finished"
+    assert store.exists(f"done/{lost}")
+    assert '"event": "message.reconciled"' in pool.log.read_text()
