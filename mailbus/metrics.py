@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mailbus.connections import redis_connection
 from mailbus.settings import Settings
-from mailbus.stores import open_store
+from mailbus.stores import check_store, open_store
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -42,8 +42,10 @@ def process_exited(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
-def readiness(settings: Settings) -> Callable[[], list[str]]:
-    """Checks for `/readyz`: Redis answers and the store accepts a write. Returns the problems."""
+def readiness(settings: Settings, *, write_only: bool) -> Callable[[], list[str]]:
+    """Checks for `/readyz`: Redis answers and the store accepts a write. Returns the problems.
+
+    The listener passes `write_only=True`: it may only put objects (least privilege on S3)."""
     connection = redis_connection(settings.redis_url, fail_fast=True, timeout=2.0)
     store = open_store(settings.store, connection, raw_ttl=60)
 
@@ -54,7 +56,7 @@ def readiness(settings: Settings) -> Callable[[], list[str]]:
         except Exception as exc:  # any failure means not ready; the reason goes in the body
             problems.append(f"redis: {type(exc).__name__}: {exc}")
         try:
-            store.check()
+            check_store(store, write_only=write_only)
         except Exception as exc:
             problems.append(f"store: {type(exc).__name__}: {exc}")
         return problems

@@ -35,7 +35,7 @@ def _settings(role: str | None = None, **flags: object) -> Settings:
 def _listen(args: argparse.Namespace) -> int:
     settings = _settings("listen", host=args.host, port=args.port)
     logs.configure(settings.log_level)
-    with _metrics(settings):
+    with _metrics(settings, write_only=True):
         from listener.server import serve
 
         return serve(settings, processes=args.processes)
@@ -44,14 +44,14 @@ def _listen(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     settings = _settings("worker")
     logs.configure(settings.log_level)
-    with _metrics(settings):
+    with _metrics(settings, write_only=False):
         from workers.pool import run
 
         return run(settings, processes=args.processes, burst=args.burst)
 
 
 @contextlib.contextmanager
-def _metrics(settings: Settings) -> Iterator[None]:
+def _metrics(settings: Settings, *, write_only: bool) -> Iterator[None]:
     """Serve /metrics, /healthz and /readyz while a role runs, when MAILBUS_METRICS_PORT is set.
 
     It must start before the role's modules import prometheus_client (see mailbus.metrics)."""
@@ -61,7 +61,9 @@ def _metrics(settings: Settings) -> Iterator[None]:
     from mailbus import metrics
 
     directory = metrics.prepare()
-    server = metrics.serve(settings.metrics_port, metrics.readiness(settings))
+    server = metrics.serve(
+        settings.metrics_port, metrics.readiness(settings, write_only=write_only)
+    )
     try:
         yield
     finally:

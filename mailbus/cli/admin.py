@@ -13,7 +13,7 @@ from mailbus.status import timeline
 
 
 def failed(settings: Settings, action: str, message_id: str | None, *, requeue_all: bool) -> int:
-    from workers import admin
+    import workers.admin as admin
 
     connection = redis_connection(settings.redis_url)
     if action == "list":

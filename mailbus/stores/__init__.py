@@ -12,12 +12,21 @@ from urllib.parse import urlsplit
 
 import redis
 
-from mailbus.stores.base import Store, attachment_key, raw_key
+from mailbus.stores.base import Store, attachment_key, check_store, raw_key
 from mailbus.stores.file import FileStore
 from mailbus.stores.redis import RedisStore
 from mailbus.stores.s3 import S3Store
 
-__all__ = ["FileStore", "RedisStore", "S3Store", "Store", "attachment_key", "open_store", "raw_key"]
+__all__ = [
+    "FileStore",
+    "RedisStore",
+    "S3Store",
+    "Store",
+    "attachment_key",
+    "check_store",
+    "open_store",
+    "raw_key",
+]
 
 
 def open_store(url: str, connection: redis.Redis, *, raw_ttl: int | None = None) -> Store:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from mailbus.errors import StoreError
+
 RAW_PREFIX = "raw/"
 ATTACHMENT_PREFIX = "attachments/"
 DONE_PREFIX = "done/"
@@ -46,5 +48,15 @@ class Store(Protocol):
     def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
         """Keys under `prefix` in lexical order (message ids sort by time), after `start_after`."""
 
-    def check(self) -> None:
-        """Write, read and delete a probe object; raise StoreError when the store is not usable."""
+
+def check_store(store: Store, *, write_only: bool = False) -> None:
+    """Prove the store usable: write a probe, then read it back and delete it. With `write_only`
+    (the listener, whose S3 role may only put objects) the write alone must succeed; the bucket's
+    lifecycle rule expires the probe."""
+    probe = "probe/check"
+    store.put(probe, b"ok")
+    if write_only:
+        return
+    if store.get(probe) != b"ok":
+        raise StoreError(f"{store.url}: probe read back wrong bytes")
+    store.delete(probe)

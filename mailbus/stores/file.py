@@ -80,10 +80,3 @@ class FileStore:
             key = f"{directory}/{name}" if directory else name
             if name.startswith(stem) and not name.startswith(".tmp-") and key > start_after:
                 yield key
-
-    def check(self) -> None:
-        probe = "probe/check"
-        self.put(probe, b"ok")
-        if self.get(probe) != b"ok":
-            raise StoreError("file store: probe read back wrong bytes")
-        self.delete(probe)

@@ -65,10 +65,3 @@ class RedisStore:
             raise StoreError(f"redis store: cannot list {prefix}: {exc}") from exc
         names = sorted(k.removeprefix(NAMESPACE) for k in found)
         yield from (k for k in names if k > start_after)
-
-    def check(self) -> None:
-        probe = "probe/check"
-        self.put(probe, b"ok")
-        if self.get(probe) != b"ok":
-            raise StoreError("redis store: probe read back wrong bytes")
-        self.delete(probe)

@@ -74,10 +74,3 @@ class S3Store:
                     yield item["Key"][len(self.prefix) :]
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"s3 store: cannot list {prefix}: {exc}") from exc
-
-    def check(self) -> None:
-        probe = "probe/check"
-        self.put(probe, b"ok")
-        if self.get(probe) != b"ok":
-            raise StoreError("s3 store: probe read back wrong bytes")
-        self.delete(probe)

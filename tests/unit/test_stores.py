@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from mailbus.errors import NotFound, StoreError
-from mailbus.stores import FileStore, RedisStore, S3Store, Store, open_store
+from mailbus.stores import FileStore, RedisStore, S3Store, Store, check_store, open_store
 
 
 @pytest.fixture(params=["redis", "s3", "file"])
@@ -46,7 +46,8 @@ def check_contract(store: Store) -> None:
     store.delete("raw/01a")
     store.delete("raw/never-was")
     assert not store.exists("raw/01a")
-    store.check()
+    check_store(store)
+    check_store(store, write_only=True)
 
 
 def test_store_contract(store: Store) -> None:
