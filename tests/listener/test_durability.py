@@ -1,0 +1,150 @@
+"""Issue 2/3 durability: Redis down or slow during DATA → 451 4.3.0, never half-written."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+import redis
+from moto import mock_aws
+
+from mailbus.redis_server import RedisServer
+from mailbus.stores import FileStore, S3Store
+from tests.listener.conftest import Client, Running, stored, wait_for
+
+MSG = b"Subject: d\r\n\r\nbody\r\n.\r\n"
+
+
+def start_data(client: Client) -> None:
+    client.ehlo()
+    assert client.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
+    assert client.cmd("RCPT TO:<u@example.com>") == "250 2.1.5 Ok"
+    assert client.cmd("DATA").startswith("354")
+
+
+def test_redis_outage_during_data_gives_451_then_recovers(
+    make_listener,
+    redis_server: RedisServer,
+    real_redis: redis.Redis,  # type: ignore[no-untyped-def]
+) -> None:
+    """D01: stop Redis between 354 and the dot; the transaction resets; next mail after restart."""
+    server: Running = make_listener()
+    client = Client(server.port)
+    start_data(client)
+    redis_server.stop()
+    client.send(MSG)
+    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    assert client.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"  # envelope was reset
+    client.cmd("RSET")
+    redis_server.start()
+    after = redis.Redis.from_url(redis_server.url)
+    assert stored(after) == {"raw": 0, "jobs": 0, "status": 0}
+    assert client.message(MSG).startswith("250 2.0.0 Ok: queued as")
+    assert stored(after) == {"raw": 1, "jobs": 1, "status": 1}
+    assert server.counters["persist_failed"] == 1
+
+
+def test_closed_redis_port_gives_451(make_listener) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    server: Running = make_listener(redis_url=dead)
+    client = Client(server.port)
+    start_data(client)
+    client.send(MSG)
+    assert client.reply() == "451 4.3.0 Error: queue file write error"
+
+
+def test_slow_redis_gives_451_within_the_persist_bound(
+    make_listener,
+    real_redis: redis.Redis,  # type: ignore[no-untyped-def]
+) -> None:
+    """D02: a stalled Redis (CLIENT PAUSE) — 451 by persist_timeout, nothing half-written."""
+    server: Running = make_listener(persist_timeout=0.5)
+    client = Client(server.port)
+    start_data(client)
+    real_redis.execute_command("CLIENT", "PAUSE", "2000", "WRITE")
+    started = time.monotonic()
+    client.send(MSG)
+    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    assert time.monotonic() - started < 1.5
+    assert client.cmd("NOOP") == "250 2.0.0 Ok"  # the event loop was never blocked
+    assert wait_for(lambda: not server.listener.ctx.persister.inflight, 5)
+    state = stored(real_redis)
+    assert state["raw"] == state["jobs"] == state["status"]  # all or nothing (MULTI/EXEC)
+
+
+def test_client_hang_up_does_not_cancel_the_persist(
+    make_listener,
+    real_redis: redis.Redis,  # type: ignore[no-untyped-def]
+) -> None:
+    """D08(a/b): the write runs in its own shielded task; the client leaving changes nothing."""
+    server: Running = make_listener(persist_timeout=5.0)
+    client = Client(server.port)
+    start_data(client)
+    real_redis.execute_command("CLIENT", "PAUSE", "500", "WRITE")
+    client.send(MSG)
+    assert wait_for(lambda: bool(server.listener.ctx.persister.inflight))
+    client.close()
+    assert wait_for(lambda: stored(real_redis)["jobs"] == 1, 5)
+    assert stored(real_redis) == {"raw": 1, "jobs": 1, "status": 1}
+
+
+def test_file_store_raw_is_removed_when_enqueue_fails(
+    make_listener,
+    redis_server: RedisServer,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """D06: store first, then MULTI(enqueue + status); on failure delete the raw best-effort."""
+    store = FileStore(str(tmp_path))
+    server: Running = make_listener(store=store, persist_timeout=1.0)
+    client = Client(server.port)
+    start_data(client)
+    redis_server.stop()
+    client.send(MSG)
+    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    assert list(store.keys("raw/")) == []
+    redis_server.start()
+    reply = client.message(MSG)
+    assert reply.startswith("250 2.0.0")
+    assert list(store.keys("raw/")) == ["raw/" + reply.rsplit(" ", 1)[1]]
+
+
+def test_s3_store_takes_the_message_buffer(
+    make_listener,
+    real_redis: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket="mail")
+        store = S3Store(bucket="mail", prefix="in")
+        server: Running = make_listener(store=store)
+        client = Client(server.port)
+        client.ehlo()
+        reply = client.message(MSG)
+        assert reply.startswith("250 2.0.0")
+        assert store.get("raw/" + reply.rsplit(" ", 1)[1]).endswith(b"Subject: d\r\n\r\nbody\r\n")
+        assert stored(real_redis)["jobs"] == 1
+
+
+def test_internal_error_is_a_421_without_exception_text(
+    listener: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E09/D01: never aiosmtpd's `500 Error: (Class) text`."""
+    from listener import transaction
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret at 10.0.0.5")
+
+    monkeypatch.setattr(transaction, "check_sender", boom)
+    client = Client(listener.port)
+    client.ehlo()
+    assert client.cmd("MAIL FROM:<a@b.test>") == "421 4.3.0 mx.test Error: internal error"
+    assert client.is_closed()
+    assert Client(listener.port).ehlo()[0].startswith("250")
