@@ -25,6 +25,7 @@ from mailbus.router import Match
 from mailbus.stores.base import attachment_key, done_key
 from workers import context
 from workers.ledger import DeliveryBusy
+from workers.recovery import worker_key
 
 logger = logging.getLogger("mailbus.worker")
 FATAL = (JobTimeoutException, MemoryError)
@@ -63,7 +64,7 @@ def _deliver(
     attempt: int,
 ) -> dict[str, Any]:
     ledger = ctx.ledger
-    _claim(ctx, digest, message_id)
+    token = _claim(ctx, digest, message_id)
     try:
         first = ledger.delivered_by(digest)
         if first is not None:
@@ -100,17 +101,29 @@ def _deliver(
         log_event(logger, "message.done", id=message_id, handlers=ran, skipped=skipped)
         return {"duplicate_of": None, "ran": ran, "skipped": skipped}
     finally:
-        ledger.release(digest, message_id)
+        ledger.release(digest, token)
 
 
-def _claim(ctx: context.Context, digest: str, message_id: str) -> None:
-    """Wait briefly while a concurrent duplicate holds the delivery, so handlers run once."""
+def _claim(ctx: context.Context, digest: str, message_id: str) -> str:
+    """Hold the delivery while we run, so a concurrent duplicate (another id with the same
+    digest, or the same job id pushed twice) waits instead of running the handlers again."""
+    job = get_current_job()
+    token = f"{message_id} {job.worker_name if job is not None and job.worker_name else '-'}"
     deadline = time.monotonic() + min(CLAIM_WAIT, ctx.settings.job_timeout / 2)
     ttl = ctx.settings.job_timeout + 60
-    while (holder := ctx.ledger.claim(digest, message_id, ttl)) is not None:
+
+    def stale(holder: str) -> bool:
+        holder_id, _, worker = holder.partition(" ")
+        if worker in ("", "-"):
+            return holder_id == message_id
+        key = worker_key(worker)
+        return not ctx.connection.exists(key) or bool(ctx.connection.hexists(key, "death"))
+
+    while (holder := ctx.ledger.claim(digest, token, ttl, stale=stale)) is not None:
         if time.monotonic() > deadline:
-            raise DeliveryBusy(f"delivery {digest[:16]} is being processed by message {holder}")
+            raise DeliveryBusy(f"delivery {digest[:16]} is being processed by {holder}")
         time.sleep(0.2)
+    return token
 
 
 def _parse(ctx: context.Context, message_id: str, raw_key: str, envelope: Envelope) -> Any:

@@ -11,6 +11,7 @@ the worker dies runs again (at-least-once), so handlers with side effects should
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -19,6 +20,12 @@ from mailbus import status
 from mailbus.errors import MailbusError
 
 PREFIX = "mailbus:ledger:"
+_TAKEOVER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) and 1
+end
+return 0
+"""
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -67,23 +74,26 @@ class Ledger:
             pipe.expire(key, self.window)
             pipe.execute()
 
-    def claim(self, digest: str, message_id: str, ttl: int) -> str | None:
-        """Take the delivery for `message_id`; return the other holder's id when it is taken.
-
-        The same message id may take it again (its previous run was killed mid-job)."""
+    def claim(
+        self, digest: str, token: str, ttl: int, *, stale: Callable[[str], bool]
+    ) -> str | None:
+        """Take the delivery for `token` ("<message id> <worker>"); return the holder's token
+        while another live job holds it. A holder whose worker died (`stale`) is taken over."""
         key = self._key(digest) + ":claim"
-        if self.connection.set(key, message_id, nx=True, ex=ttl):
-            return None
-        holder = _text(self.connection.get(key))
-        if holder == message_id or holder is None:
-            self.connection.set(key, message_id, ex=ttl)
-            return None
-        return holder
+        while not self.connection.set(key, token, nx=True, ex=ttl):
+            holder = _text(self.connection.get(key))
+            if holder is None:
+                continue  # released meanwhile: try again
+            if holder != token and not stale(holder):
+                return holder
+            if self.connection.eval(_TAKEOVER, 1, key, holder, token, ttl):
+                return None
+        return None
 
-    def release(self, digest: str, message_id: str) -> None:
+    def release(self, digest: str, token: str) -> None:
         """Drop the claim only if we still hold it."""
         key = self._key(digest) + ":claim"
-        self.connection.eval(_RELEASE, 1, key, message_id)
+        self.connection.eval(_RELEASE, 1, key, token)
 
     def add_crash(self, message_id: str) -> int:
         """Count one worker death while processing `message_id`; return the new total."""

@@ -96,6 +96,7 @@ def recover(
 ) -> str | None:
     """Requeue (or dead-letter as poison) the job a dead worker left behind; return its id."""
     job = running_job(connection, queue, death.name)
+    _forget_worker(connection, death.name)  # first: the rerun may then take over its claim
     if job is not None:
         if death.crashes is None:
             death.crashes = ledger.add_crash(job.id) if death.crashed else 0
@@ -119,7 +120,6 @@ def recover(
             ledger.event(job.id, "requeued", cause=death.cause, crashes=crashes)
             log_event(logger, "message.requeued", level=logging.WARNING, id=job.id,
                       cause=death.cause, crashes=crashes, worker=death.name)  # fmt: skip
-    _forget_worker(connection, death.name)
     return job.id if job is not None else None
 
 

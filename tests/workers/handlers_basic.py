@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mailbus import Router
@@ -44,3 +45,14 @@ def sales(msg: Any) -> None:
 @with_default.default
 def fallback(msg: Any) -> None:
     _run("fallback", msg)
+
+
+@router.route(to="slow@example.com")
+def slow(msg: Any) -> None:
+    _run("slow", msg)
+    time.sleep(5)
+
+
+@router.route(to="slow@example.com")
+def after_slow(msg: Any) -> None:
+    _run("after_slow", msg)

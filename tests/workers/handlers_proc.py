@@ -65,3 +65,10 @@ def sleepy(msg: Any) -> None:
 @router.default
 def anything(msg: Any) -> None:
     _log("default", msg)
+
+
+@router.route(to="hog@example.com")
+def hog(msg: Any) -> None:
+    _log("hog", msg)
+    hoard = bytearray(1024 * 1024 * 1024)  # over MAILBUS_WORKER_MEMORY_LIMIT in the test
+    _log("hog-survived", msg, size=len(hoard))

@@ -157,3 +157,25 @@ def test_requeue_all_and_unknown_ids(make_ctx) -> None:
     assert queue.count == 2
     assert FailedJobRegistry(queue=queue).count == 0
     assert EML  # the fixture message is what the listener would store
+
+
+def test_job_time_limit_stops_the_job_and_fails_it(make_ctx) -> None:
+    ctx = make_ctx(job_timeout=1, retries=0)
+    message_id = put_message(ctx.store, ctx.connection, ctx.settings, to=("slow@example.com",))
+    drain(ctx)
+    assert names() == ["slow"]  # the time limit is fatal: the sibling does not run
+    (letter,) = admin.list_failed(ctx.connection, ctx.settings)
+    assert letter.id == message_id and "JobTimeoutException" in letter.reason
+
+
+def test_claim_waits_for_a_live_holder_and_takes_over_from_a_dead_one(make_ctx) -> None:
+    ctx = make_ctx()
+    ledger = ctx.ledger
+    assert ledger.claim("d1", "m1 w1", 60, stale=lambda holder: False) is None
+    assert ledger.claim("d1", "m2 w2", 60, stale=lambda holder: False) == "m1 w1"
+    assert ledger.claim("d1", "m1 w1", 60, stale=lambda holder: False) is None  # re-entry
+    assert ledger.claim("d1", "m2 w2", 60, stale=lambda holder: holder == "m1 w1") is None
+    ledger.release("d1", "m1 w1")  # not the holder any more: no effect
+    assert ledger.claim("d1", "m3 w3", 60, stale=lambda holder: False) == "m2 w2"
+    ledger.release("d1", "m2 w2")
+    assert ledger.claim("d1", "m3 w3", 60, stale=lambda holder: False) is None

@@ -36,18 +36,18 @@ class Pool:
     def __init__(self, url: str, tmp_path: Path, **env: str) -> None:
         self.out = tmp_path / "calls.jsonl"
         self.log = tmp_path / "pool.log"
-        self.env = subprocess_env(
-            MAILBUS_REDIS_URL=url,
-            MAILBUS_STORE=f"file://{tmp_path / 'store'}",
-            MAILBUS_HANDLERS="tests.workers.handlers_proc:router",
-            MAILBUS_QUEUE="mailbus-it",
-            MAILBUS_RETRIES="3",
-            MAILBUS_RETRY_BACKOFF="0",
-            MAILBUS_JOB_TIMEOUT="60",
-            MAILBUS_TEST_OUT=str(self.out),
-            PYTHONPATH=str(ROOT),
-            **env,
-        )
+        defaults = {
+            "MAILBUS_REDIS_URL": url,
+            "MAILBUS_STORE": f"file://{tmp_path / 'store'}",
+            "MAILBUS_HANDLERS": "tests.workers.handlers_proc:router",
+            "MAILBUS_QUEUE": "mailbus-it",
+            "MAILBUS_RETRIES": "3",
+            "MAILBUS_RETRY_BACKOFF": "0",
+            "MAILBUS_JOB_TIMEOUT": "60",
+            "MAILBUS_TEST_OUT": str(self.out),
+            "PYTHONPATH": str(ROOT),
+        }
+        self.env = subprocess_env(**{**defaults, **env})
         self.settings = Settings.from_env(self.env, env_file=None, role="worker")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -153,8 +153,9 @@ def test_sigterm_lets_the_running_job_finish_then_exits(pool, real_redis) -> Non
     assert job_status(real_redis, message_id) == "finished"
 
 
-def test_workers_reconcile_a_stored_message_whose_job_vanished(real_redis, redis_server,
-                                                               tmp_path) -> None:  # fmt: skip
+def test_workers_reconcile_a_stored_message_whose_job_vanished(
+    real_redis, redis_server, tmp_path
+) -> None:
     pool = Pool(redis_server.url, tmp_path, MAILBUS_RECONCILE_INTERVAL="60",
                 MAILBUS_RECONCILE_GRACE="1")  # fmt: skip
     store = pool.store(real_redis)
@@ -166,3 +167,17 @@ def test_workers_reconcile_a_stored_message_whose_job_vanished(real_redis, redis
     assert job_status(real_redis, lost) == "finished"
     assert store.exists(f"done/{lost}")
     assert '"event": "message.reconciled"' in pool.log.read_text()
+
+
+def test_memory_limit_turns_a_hog_into_a_failed_job_not_a_dead_worker(
+    real_redis, redis_server, tmp_path
+) -> None:
+    pool = Pool(redis_server.url, tmp_path, MAILBUS_WORKER_MEMORY_LIMIT="300",
+                MAILBUS_RETRIES="0")  # fmt: skip
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings,
+                             to=("hog@example.com",))  # fmt: skip
+    assert pool.burst(processes=1) == 0, pool.log.read_text()
+    assert [c["handler"] for c in pool.calls()] == ["hog"]
+    (letter,) = admin.list_failed(real_redis, pool.settings)
+    assert letter.id == message_id and letter.reason.startswith("MemoryError")
+    assert "worker.died" not in pool.log.read_text()
