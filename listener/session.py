@@ -9,6 +9,7 @@ text. Every reply passes through `push`, which adds the enhanced status code and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any, cast
@@ -307,4 +308,6 @@ class Session(Transaction):
 
 def _write(transport: asyncio.BaseTransport, reply: str) -> None:
     """A reply written without waiting: refusals, timeouts and drain, just before close."""
-    cast(asyncio.WriteTransport, transport).write(reply.encode() + b"\r\n")
+    if not transport.is_closing():
+        with contextlib.suppress(AttributeError, RuntimeError):  # a TLS layer already torn down
+            cast(asyncio.WriteTransport, transport).write(reply.encode() + b"\r\n")

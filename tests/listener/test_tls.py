@@ -1,0 +1,131 @@
+"""Issue 3 item 5: STARTTLS — upgrade, CVE-2024-34083 regression, misuse, TLS >= 1.2, reload."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.listener.conftest import HOST, Client, Running, stored
+
+
+def make_cert(directory: Path, name: str) -> tuple[str, str]:
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("tls")
+    make_cert(directory, "first")
+    make_cert(directory, "second")
+    return directory
+
+
+@pytest.fixture
+def tls_listener(make_listener, certs: Path, tmp_path: Path) -> Running:  # type: ignore[no-untyped-def]
+    cert, key = tmp_path / "live.crt", tmp_path / "live.key"
+    cert.write_bytes((certs / "first.crt").read_bytes())
+    key.write_bytes((certs / "first.key").read_bytes())
+    return make_listener(tls_cert=str(cert), tls_key=str(key), tls_handshake_timeout=0.5)  # type: ignore[no-any-return]
+
+
+def upgrade(client: Client, **options: object) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    for name, value in options.items():
+        setattr(context, name, value)
+    assert client.buffer == b""
+    client.sock = context.wrap_socket(client.sock, server_hostname=HOST)
+
+
+def test_starttls_upgrade_and_message(tls_listener: Running, real_redis: redis.Redis) -> None:
+    client = Client(tls_listener.port)
+    assert client.ehlo()[-1] == "250 STARTTLS"
+    assert client.cmd("STARTTLS") == "220 2.0.0 Ready to start TLS"
+    upgrade(client)
+    assert client.cmd("MAIL FROM:<a@b.test>") == "503 5.5.1 Error: send HELO/EHLO first"
+    assert not any("STARTTLS" in line for line in client.ehlo())  # RFC 3207 §4.2
+    reply = client.message(b"secret\r\n.\r\n")
+    assert reply.startswith("250 2.0.0")
+    raw = real_redis.get("mailbus:store:raw/" + reply.rsplit(" ", 1)[1])
+    assert isinstance(raw, bytes) and b"with ESMTPS id" in raw
+    assert client.cmd("STARTTLS") == "554 5.5.1 Error: TLS already active"  # A24
+
+
+def test_plaintext_pipelined_after_starttls_is_discarded(tls_listener: Running) -> None:
+    """A25 / CVE-2024-34083: the injected MAIL must not survive the handshake."""
+    client = Client(tls_listener.port)
+    client.ehlo()
+    client.send(b"STARTTLS\r\nMAIL FROM:<injected@example.com>\r\n")
+    assert client.reply() == "220 2.0.0 Ready to start TLS"
+    upgrade(client)
+    assert client.cmd("RCPT TO:<b@example.com>") == "503 5.5.1 Error: send HELO/EHLO first"
+    client.ehlo()
+    assert client.cmd("RCPT TO:<b@example.com>") == "503 5.5.1 Error: need MAIL command"
+
+
+def test_starttls_misuse(tls_listener: Running, listener: Running) -> None:
+    """A24: arguments, and no certificate configured."""
+    client = Client(tls_listener.port)
+    client.ehlo()
+    assert client.cmd("STARTTLS foo") == "501 5.5.4 Syntax: STARTTLS"
+    plain = Client(listener.port)
+    assert plain.ehlo()[-1] == "250 ENHANCEDSTATUSCODES"
+    assert plain.cmd("STARTTLS") == "454 4.7.0 TLS not available due to local problem"
+
+
+def test_old_tls_versions_are_refused(tls_listener: Running) -> None:
+    """E08: TLS 1.2 is the floor."""
+    client = Client(tls_listener.port)
+    client.ehlo()
+    client.cmd("STARTTLS")
+    with warnings.catch_warnings(), pytest.raises((ssl.SSLError, ConnectionError)):
+        warnings.simplefilter("ignore", DeprecationWarning)  # naming TLSv1_1 warns by itself
+        upgrade(client, maximum_version=ssl.TLSVersion.TLSv1_1)
+    assert Client(tls_listener.port).ehlo()[0].startswith("250")
+
+
+def test_stalled_handshake_is_dropped(tls_listener: Running) -> None:
+    """A26: no ClientHello after 220 → closed at MAILBUS_TLS_HANDSHAKE_TIMEOUT."""
+    client = Client(tls_listener.port)
+    client.ehlo()
+    client.cmd("STARTTLS")
+    started = time.monotonic()
+    assert client.is_closed(5)
+    assert time.monotonic() - started < 3
+
+
+def test_certificate_reload(tls_listener: Running, certs: Path, real_redis: redis.Redis) -> None:
+    """SIGHUP path: new sessions get the new certificate; a broken one keeps the old."""
+
+    def served() -> bytes:
+        client = Client(tls_listener.port)
+        client.ehlo()
+        client.cmd("STARTTLS")
+        upgrade(client)
+        return client.sock.getpeercert(binary_form=True) or b""  # type: ignore[attr-defined]
+
+    first = served()
+    settings = tls_listener.settings
+    assert settings.tls_cert and settings.tls_key
+    Path(settings.tls_cert).write_bytes((certs / "second.crt").read_bytes())
+    Path(settings.tls_key).write_bytes((certs / "second.key").read_bytes())
+    assert tls_listener.listener.reload_tls()
+    second = served()
+    assert second != first
+    Path(settings.tls_cert).write_bytes(b"garbage")
+    assert not tls_listener.listener.reload_tls()
+    assert served() == second
+    assert stored(real_redis)["raw"] == 0
