@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+import redis
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
@@ -39,6 +40,7 @@ logger = logging.getLogger("mailbus.worker")
 TICK = 0.2
 BACKSTOP = 30.0
 GIVE_UP = 100  # failed recovery attempts (~40 s) before leaving a dead child's job to RQ
+GIVE_UP_STOPPING = 10  # fewer while stopping: the platform's kill timer is running
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
@@ -143,7 +145,8 @@ class Supervisor:
         if crashed:
             log_event(logger, "worker.died", level=logging.WARNING, pid=child.pid, cause=cause,
                       lived=round(lived, 1))  # fmt: skip
-            # a crash loop at boot must not spin: back off up to 30 s between respawns
+        if not self.stopping and (crashed or not self.burst):
+            # a crash (or exit) loop at boot must not spin: back off up to 30 s between respawns
             self.respawn_delay = 0.0 if lived > 30 else min(30.0, self.respawn_delay * 2 or 1.0)
             self.respawn_at = time.monotonic() + self.respawn_delay
         self.pending.append(recovery.Death(child.name, cause, crashed))
@@ -174,8 +177,14 @@ class Supervisor:
             return True
         if self.stopping or not self.burst:
             return not self.stopping
-        enqueue_due_retries(self.ctx)
-        if self.queue.count:
+        try:
+            enqueue_due_retries(self.ctx)
+            more = self.queue.count
+        except redis.RedisError as exc:
+            log_event(logger, "worker.supervisor_error", level=logging.ERROR, exc_info=exc)
+            self.failures += 1
+            return False
+        if more:
             for _ in range(self.processes):
                 self._spawn()
             return True
@@ -215,7 +224,9 @@ class Supervisor:
             if self.pending and step == self._recover_pending:
                 death = self.pending[0]
                 death.attempts += 1
-                if death.attempts >= GIVE_UP:  # RQ's own abandoned-job sweep takes over
+                if death.attempts >= (
+                    GIVE_UP_STOPPING if self.stopping else GIVE_UP
+                ):  # RQ's own abandoned-job sweep takes over
                     log_event(logger, "worker.recovery_abandoned", level=logging.ERROR,
                               worker=death.name)  # fmt: skip
                     self.pending.pop(0)
