@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -181,3 +182,16 @@ def test_memory_limit_turns_a_hog_into_a_failed_job_not_a_dead_worker(
     (letter,) = admin.list_failed(real_redis, pool.settings)
     assert letter.id == message_id and letter.reason.startswith("MemoryError")
     assert "worker.died" not in pool.log.read_text()
+
+
+def test_retry_backoff_is_scheduled_by_the_supervisor(real_redis, redis_server, tmp_path) -> None:
+    pool = Pool(redis_server.url, tmp_path, MAILBUS_RETRY_BACKOFF="1")
+    pool.start(processes=1)
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings,
+                             to=("flaky@example.com",))  # fmt: skip
+    pool.wait_for(lambda: job_status(real_redis, message_id) == "finished", timeout=20)
+    assert pool.stop() == 0
+    handlers = [c["handler"] for c in pool.calls()]
+    assert handlers.count("flaky") == 3 and handlers.count("steady") == 1
+    parsed = [e["at"] for e in timeline(real_redis, message_id) if e["event"] == "parsed"]
+    assert all(b - a >= 0.9 for a, b in itertools.pairwise(parsed))
