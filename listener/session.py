@@ -108,7 +108,7 @@ class Session(Transaction):
             self._admitted = False
 
     def connection_lost(self, error: Exception | None) -> None:
-        if self.phase == "refused":
+        if self.phase in ("refused", "lost"):
             return
         self._release()
         if self in self.ctx.sessions:
@@ -127,7 +127,15 @@ class Session(Transaction):
                 notes=sorted(self.notes),
                 seconds=round(time.monotonic() - self.started, 3),
             )
+        self.phase = "lost"
         super().connection_lost(error)
+
+    def _hang_up(self, error: Exception) -> None:
+        for transport in (self.transport, self._original_transport):
+            if transport is not None:
+                transport.close()
+        if self._tls_protocol is not None and self.session and self.session.ssl is None:
+            self.connection_lost(error)  # a failed handshake never reaches connection_lost
 
     def eof_received(self) -> bool | None:
         """Half-close: finish the replies (and any persist) instead of cancelling like aiosmtpd."""
@@ -196,8 +204,7 @@ class Session(Transaction):
                     await self._dispatch(line)
         except (ConnectionError, TLSSetupException, asyncio.IncompleteReadError) as exc:
             self.close_reason = type(exc).__name__
-            if self.transport is not None:
-                self.transport.close()
+            self._hang_up(exc)
         except Exception as error:
             reply = await self.handle_exception(error)
             if self.transport is not None:

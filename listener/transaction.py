@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, TLSSetupException
 
 from listener import replies
 from listener.context import ListenerContext
@@ -99,8 +99,15 @@ class Transaction(SMTP):
             self.notes.add("starttls_pipelined")
             log_event(log, "session.starttls_discard", peer=self.peer_ip, bytes=pending)
         self.phase = "tls"
-        self._arm(self.ctx.settings.tls_handshake_timeout)
-        await super().smtp_STARTTLS(arg)
+        assert self._timeout_handle is not None
+        self._timeout_handle.cancel()  # the handshake has its own bound (catalogue A26)
+        try:
+            await asyncio.wait_for(
+                super().smtp_STARTTLS(arg), self.ctx.settings.tls_handshake_timeout
+            )
+        except TimeoutError as exc:
+            self._count("tls_timeout")
+            raise TLSSetupException("handshake timeout") from exc
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.listener.conftest import HOST, Client, Running, stored
+from tests.listener.conftest import HOST, Client, Running, stored, wait_for
 
 
 def make_cert(directory: Path, name: str) -> tuple[str, str]:
@@ -105,6 +105,8 @@ def test_stalled_handshake_is_dropped(tls_listener: Running) -> None:
     started = time.monotonic()
     assert client.is_closed(5)
     assert time.monotonic() - started < 3
+    limits = tls_listener.listener.ctx.limits
+    assert wait_for(lambda: limits.total == 0 and not tls_listener.listener.ctx.sessions)
 
 
 def test_certificate_reload(tls_listener: Running, certs: Path, real_redis: redis.Redis) -> None:
