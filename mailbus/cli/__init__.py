@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -42,6 +43,8 @@ def _listen(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    if os.getcwd() not in sys.path:  # find the user's handlers module from where they run us
+        sys.path.insert(0, os.getcwd())
     settings = _settings("worker")
     logs.configure(settings.log_level)
     with _metrics(settings, write_only=False):

@@ -43,7 +43,7 @@ def show(settings: Settings, message_id: str) -> int:
         print(f"mailbus show: no message {message_id} (unknown id, or its records expired)",
               file=sys.stderr)  # fmt: skip
         return 1
-    print(f"message {message_id}" + (f"  job: {job.get_status()}" if job else ""))
+    print(f"message {message_id}" + (f"  job: {job.get_status().value}" if job else ""))
     for event in events:
         print(f"  {_when(event.pop('at'))}  {event.pop('event'):<10} {_details(event)}")
     return 0
