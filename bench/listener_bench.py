@@ -118,6 +118,8 @@ def measure(target: Target, size: int, concurrency: int, count: int, max_s: floa
     redis_pid = target.redis.process.pid if target.redis and target.redis.process else None
     cpu0, rcpu0 = target.cpu(), tree_cpu(redis_pid) if redis_pid else 0.0
     result = loadgen(target.port, size, concurrency, count, max_s)
+    if result["ok"] == 0:
+        raise BenchError(f"{target.name}: no message accepted: {result['error_reasons']}")
     seconds = result["seconds"] or 1.0
     result["server_cpu"] = round((target.cpu() - cpu0) / seconds, 3)
     if redis_pid:
@@ -129,8 +131,6 @@ def measure(target: Target, size: int, concurrency: int, count: int, max_s: floa
         finally:
             client.close()
         result["queued"] = queued
-        if result["ok"] == 0 and result["errors"]:
-            raise BenchError(f"{target.name}: every message refused: {result['error_reasons']}")
         if queued != result["ok"]:
             raise BenchError(
                 f"{target.name} {fmt_size(size)} c={concurrency}: the load generator counted "
