@@ -14,13 +14,14 @@ import logging
 import time
 from typing import Any, cast
 
-from aiosmtpd.proxy_protocol import V2_CMD, get_proxy
 from aiosmtpd.smtp import SMTP, TLSSetupException
 
 from listener import replies
+from listener.commands import safe
 from listener.context import ListenerContext
 from listener.policy import ERROR_SLEEP, client_key, trusted
-from listener.transaction import READ_SIZE, Transaction, safe
+from listener.proxy import read_header
+from listener.transaction import READ_SIZE, Transaction
 from mailbus.logs import log_event
 
 log = logging.getLogger("mailbus.listener")
@@ -28,7 +29,6 @@ JUNK = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP", "EHLO", "HELO"})
 ENDS_GROUP = frozenset({"EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"})  # RFC 2920 §3.1
 NON_SMTP = frozenset({"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "USER"})
 COMMAND_MAX, MAIL_MAX = 512, 600  # with CRLF; MAIL may carry SIZE/BODY/SMTPUTF8 after EHLO
-PROXY_TIMEOUT = 5.0
 
 
 class Session(Transaction):
@@ -79,10 +79,10 @@ class Session(Transaction):
             if ctx.settings.proxy_protocol != "off":
                 if not trusted(self.peer_ip, ctx.settings.proxy_trusted):
                     refusal, reason = replies.proxy_refused(host, self.peer_ip), "proxy_untrusted"
-            elif not self._open_client():
+            elif not self.admit_client():
                 refusal, reason = replies.too_many_connections(host, self.peer_ip), "per_ip"
         if refusal is not None:
-            self._count(reason)
+            self.count(reason)
             log_event(log, "session.refused", peer=self.peer_ip, reason=reason)
             _write(transport, refusal)
             transport.close()
@@ -92,7 +92,7 @@ class Session(Transaction):
         ctx.sessions.add(self)
         super().connection_made(transport)
 
-    def _open_client(self) -> bool:
+    def admit_client(self) -> bool:
         key = client_key(self.peer_ip)
         if not self.ctx.limits.open_client(key):
             return False
@@ -143,7 +143,7 @@ class Session(Transaction):
         return False if self._tls_protocol is not None else True
 
     def _timeout_cb(self) -> None:
-        self._count("timeout")
+        self.count("timeout")
         self.close_reason = f"timeout in {self.phase}"
         if self.transport is not None:
             if self.phase != "tls":
@@ -173,8 +173,8 @@ class Session(Transaction):
         log_event(log, "session.error", level=logging.ERROR, peer=self.peer_ip, exc_info=error)
         return replies.internal_error(self.hostname)
 
-    async def _close_with(self, reply: str, reason: str) -> None:
-        self._count(reason)
+    async def close_with(self, reply: str, reason: str) -> None:
+        self.count(reason)
         self.close_reason = reason
         await SMTP.push(self, reply)
         if self.transport is not None:
@@ -187,10 +187,10 @@ class Session(Transaction):
                 return
             while self.transport is not None:
                 if self.ctx.draining:
-                    await self._close_with(replies.SHUTTING_DOWN, "draining")
+                    await self.close_with(replies.SHUTTING_DOWN, "draining")
                     return
                 if self.errors >= self.ctx.settings.hard_error_limit:
-                    await self._close_with(replies.too_many_errors(self.hostname), "errors")
+                    await self.close_with(replies.too_many_errors(self.hostname), "errors")
                     return
                 self.phase = "idle"
                 line = await self._read_line()
@@ -200,7 +200,7 @@ class Session(Transaction):
                     return
                 self.phase = "command"
                 if line:
-                    self._arm()
+                    self.arm()
                     await self._dispatch(line)
         except (ConnectionError, TLSSetupException, asyncio.IncompleteReadError) as exc:
             self.close_reason = type(exc).__name__
@@ -208,11 +208,11 @@ class Session(Transaction):
         except Exception as error:
             reply = await self.handle_exception(error)
             if self.transport is not None:
-                await self._close_with(reply, "internal_error")
+                await self.close_with(reply, "internal_error")
 
     async def _greet(self) -> bool:
         settings = self.ctx.settings
-        if settings.proxy_protocol != "off" and not await self._proxy():
+        if settings.proxy_protocol != "off" and not await read_header(self):
             return False
         banner = f"220 {self.hostname} ESMTP mailbus"
         if settings.greet_wait > 0:
@@ -221,62 +221,17 @@ class Session(Transaction):
             early = bytes(self._reader._buffer[:100])  # type: ignore[attr-defined]
             if early:
                 log_event(log, "session.pregreet", peer=self.peer_ip, first=safe(early))
-                await self._close_with(replies.PREGREET, "pregreet")
+                await self.close_with(replies.PREGREET, "pregreet")
                 return False
         await self._send_raw(banner)
         return True
-
-    async def _proxy(self) -> bool:
-        """PROXY header first (required, never guessed); limits then apply to the real client."""
-        assert self.session is not None
-        self._arm(min(PROXY_TIMEOUT, self.ctx.settings.timeout))
-        data = await get_proxy(self._reader)
-        wanted = int(self.ctx.settings.proxy_protocol[1])
-        if not data.valid or data.version != wanted:
-            self._count("proxy_invalid")
-            log_event(log, "session.proxy_invalid", peer=self.peer_ip, error=data.error)
-            self.close_reason = "proxy_invalid"
-            assert self.transport is not None
-            self.transport.close()
-            return False
-        self.session.proxy_data = data
-        if data.command != V2_CMD.LOCAL and data.src_addr is not None:
-            self.peer_ip, self.peer_port = str(data.src_addr), int(data.src_port or 0)
-            self.session.peer = (self.peer_ip, self.peer_port)  # type: ignore[assignment]
-        if not self._open_client():
-            await self._close_with(
-                replies.too_many_connections(self.hostname, self.peer_ip), "per_ip"
-            )
-            return False
-        self._arm()
-        return True
-
-    async def _read_line(self) -> bytes | None:
-        """One command line; b"" when it was too long (answered here), None at end of input."""
-        try:
-            return await self._reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError:
-            return None
-        except asyncio.LimitOverrunError as overrun:
-            consumed = overrun.consumed
-        while True:  # discard the whole over-long line; its tail is never parsed as a command
-            await self._reader.read(consumed)
-            try:
-                await self._reader.readuntil(b"\n")
-                break
-            except asyncio.IncompleteReadError:
-                return None
-            except asyncio.LimitOverrunError as overrun:
-                consumed = overrun.consumed
-        await self.push(replies.COMMAND_TOO_LONG)
-        return b""
 
     async def _dispatch(self, line: bytes) -> None:
         assert self.session is not None
         if not line.endswith(b"\r\n"):
             self.notes.add("bare_lf")
             if self.ctx.settings.bare_lf == "reject":
-                await self._close_with(replies.BARE_LF, "bare_lf")
+                await self.close_with(replies.BARE_LF, "bare_lf")
                 return
         line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
         verb_bytes, _, arg_bytes = line.partition(b" ")
@@ -289,7 +244,7 @@ class Session(Transaction):
             return
         if verb in NON_SMTP or verb.endswith(":"):
             log_event(log, "session.non_smtp", peer=self.peer_ip, line=safe(line))
-            await self._close_with(replies.NON_SMTP, "non_smtp")
+            await self.close_with(replies.NON_SMTP, "non_smtp")
             return
         limit = MAIL_MAX if verb == "MAIL" and self.session.extended_smtp else COMMAND_MAX
         if len(line) + 2 > limit:
@@ -298,11 +253,11 @@ class Session(Transaction):
         if self._reader._buffer and verb not in ("QUIT", "STARTTLS"):  # type: ignore[attr-defined]
             if not self.session.extended_smtp or verb in ENDS_GROUP:
                 log_event(log, "session.pipelining", peer=self.peer_ip, verb=verb)
-                await self._close_with(replies.SYNC_ERROR, "pipelining")
+                await self.close_with(replies.SYNC_ERROR, "pipelining")
                 return
         method = self._smtp_methods.get(verb)
         if method is None:
-            self._count("unknown_command")
+            self.count("unknown_command")
             await self.push(replies.UNKNOWN_COMMAND)
             return
         if verb in JUNK:

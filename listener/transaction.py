@@ -1,9 +1,9 @@
-"""The mail transaction commands: EHLO/HELO, STARTTLS, MAIL, RCPT and DATA up to the 250.
+"""The DATA command: bulk read to <CRLF>.<CRLF>, size and memory limits, shielded persist.
 
-`Transaction` is the part of the SMTP state machine that decides what gets accepted; the
-connection plumbing (limits, timers, the command loop, drain) lives in `listener.session`.
-aiosmtpd still parses MAIL/RCPT arguments and runs the TLS upgrade; our hooks apply the policy,
-and DATA is ours entirely (bulk reader, size and memory limits, shielded persist).
+Everything between `DATA` and the final reply is ours: aiosmtpd's DATA reader is line based,
+refuses long lines with a permanent 500 and holds the message several times over. The timer here
+follows Postfix: each read must arrive within MAILBUS_TIMEOUT and the upload as a whole must keep
+MAILBUS_MIN_DATA_RATE; the persist is bounded by MAILBUS_PERSIST_TIMEOUT instead.
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, cast
-
-from aiosmtpd.smtp import SMTP, TLSSetupException
+from typing import cast
 
 from listener import replies
-from listener.context import ListenerContext
+from listener.commands import Commands, safe
 from listener.data import DataReader
 from listener.persist import Message
-from listener.policy import check_recipient, check_sender, check_text
 from mailbus.envelope import Envelope
 from mailbus.ids import new_message_id
 from mailbus.logs import log_event
@@ -29,123 +26,7 @@ log = logging.getLogger("mailbus.listener")
 READ_SIZE = 65_536
 
 
-def safe(value: Any, limit: int = 100) -> str:
-    """Attacker-controlled text for a log line: escaped and truncated (catalogue E09)."""
-    text = value if isinstance(value, str) else str(value)
-    return text.encode("unicode_escape", "backslashreplace").decode("ascii")[:limit]
-
-
-class Transaction(SMTP):
-    ctx: ListenerContext
-    errors: int
-    junk: int
-    messages: int
-    phase: str
-    peer_ip: str
-    peer_port: int
-    notes: set[str]
-
-    def _arm(self, seconds: float | None = None) -> None:
-        self._reset_timeout(max(seconds, 0.001) if seconds is not None else None)
-
-    def _count(self, reason: str) -> None:
-        self.ctx.counters[reason] += 1
-
-    async def _send_raw(self, line: str) -> None:
-        """A reply that must not get an enhanced code (greeting, EHLO lines)."""
-        await SMTP.push(self, line)
-
-    async def smtp_EHLO(self, hostname: str | None) -> None:
-        await self._hello("EHLO", hostname)
-
-    async def smtp_HELO(self, hostname: str | None) -> None:
-        await self._hello("HELO", hostname)
-
-    async def _hello(self, verb: str, hostname: str | None) -> None:
-        if not hostname:
-            await self.push(replies.SYNTAX_HELO.format(verb=verb))
-            return
-        problem = check_text(hostname, verb=verb)
-        if problem:
-            await self.push(problem)
-            return
-        assert self.session is not None
-        self._set_rset_state()
-        self.session.host_name = hostname
-        self.session.extended_smtp = verb == "EHLO"
-        host = self.hostname
-        if verb == "HELO":
-            await self._send_raw(f"250 {host}")
-            return
-        lines = [host, f"SIZE {self.ctx.settings.max_message_size}", "8BITMIME", "PIPELINING"]
-        lines += ["SMTPUTF8", "ENHANCEDSTATUSCODES"]
-        if self.tls_context and self._tls_protocol is None:
-            lines.append("STARTTLS")
-        for i, line in enumerate(lines):
-            await self._send_raw(("250 " if i == len(lines) - 1 else "250-") + line)
-
-    async def smtp_STARTTLS(self, arg: str | None) -> None:
-        if self._tls_protocol is not None:
-            await self.push(replies.TLS_ACTIVE)
-            return
-        if arg:
-            await self.push(replies.SYNTAX_STARTTLS)
-            return
-        if not self.tls_context:
-            await self.push(replies.TLS_UNAVAILABLE)
-            return
-        pending = len(self._reader._buffer)  # type: ignore[attr-defined]
-        if pending:  # RFC 3207 §4.2 / CVE-2024-34083: aiosmtpd discards them after the handshake
-            self.notes.add("starttls_pipelined")
-            log_event(log, "session.starttls_discard", peer=self.peer_ip, bytes=pending)
-        self.phase = "tls"
-        assert self._timeout_handle is not None
-        self._timeout_handle.cancel()  # the handshake has its own bound (catalogue A26)
-        try:
-            await asyncio.wait_for(
-                super().smtp_STARTTLS(arg), self.ctx.settings.tls_handshake_timeout
-            )
-        except TimeoutError as exc:
-            self._count("tls_timeout")
-            raise TLSSetupException("handshake timeout") from exc
-
-    async def handle_MAIL(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        problem = check_sender(address, smtputf8=bool(envelope.smtp_utf8))
-        if problem:
-            self._count("bad_sender")
-            return problem
-        size = next((o[5:] for o in options if o.startswith("SIZE=")), "0")
-        if not self.ctx.budget.fits(int(size)):
-            self._count("no_storage")
-            return replies.NO_STORAGE
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return replies.SENDER_OK
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        if len(envelope.rcpt_tos) >= self.ctx.settings.max_recipients:
-            self._count("too_many_recipients")
-            return replies.TOO_MANY_RECIPIENTS
-        settings = self.ctx.settings
-        problem = check_recipient(
-            address,
-            self.ctx.domains,
-            smtputf8=bool(envelope.smtp_utf8),
-            allow_literals=settings.allow_address_literals,
-        )
-        if problem:
-            envelope.rejected = getattr(envelope, "rejected", 0) + 1
-            self._count("relay_denied" if problem.startswith("550 5.7.1") else "bad_recipient")
-            log_event(log, "rcpt.rejected", peer=self.peer_ip, rcpt=safe(address), reply=problem)
-            return problem
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(options)
-        return replies.RECIPIENT_OK
-
+class Transaction(Commands):
     async def smtp_DATA(self, arg: str | None) -> None:
         if await self.check_helo_needed():
             return
@@ -159,7 +40,7 @@ class Transaction(SMTP):
             return
         budget = self.ctx.budget
         if not budget.fits(1):
-            self._count("no_storage")
+            self.count("no_storage")
             await self.push(replies.NO_STORAGE)
             return
         message_id = new_message_id()
@@ -203,7 +84,7 @@ class Transaction(SMTP):
         upload keeps pace with MAILBUS_MIN_DATA_RATE (each byte buys 1/rate s, up to timeout)."""
         settings, budget = self.ctx.settings, self.ctx.budget
         deadline = time.monotonic() + settings.timeout
-        self._arm(settings.timeout)
+        self.arm(settings.timeout)
         accounted = 0
         while True:
             chunk = await self._reader.read(READ_SIZE)
@@ -227,11 +108,11 @@ class Transaction(SMTP):
                 return True, accounted
             now = time.monotonic()
             deadline = min(deadline + len(chunk) / settings.min_data_rate, now + settings.timeout)
-            self._arm(deadline - now)
+            self.arm(deadline - now)
 
     async def _finish(self, message_id: str, envelope: Envelope, reader: DataReader) -> str:
         notes = reader.notes()
-        self._arm()
+        self.arm()
         reject_bare = self.ctx.settings.bare_lf == "reject"
         persist_ms, error = None, None
         if reader.too_big:
@@ -247,7 +128,7 @@ class Transaction(SMTP):
             reply = replies.QUEUE_ERROR if error else replies.queued(message_id)
             reason = "persist_failed" if error else ""
         if reason:
-            self._count(reason)
+            self.count(reason)
         accepted = reply.startswith("250")
         log_event(
             log,
@@ -293,5 +174,5 @@ class Transaction(SMTP):
             return repr(exc) or type(exc).__name__
         finally:
             self.phase = "command"
-            self._arm()
+            self.arm()
         return None

@@ -137,12 +137,12 @@ def test_internal_error_is_a_421_without_exception_text(
     listener: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """E09/D01: never aiosmtpd's `500 Error: (Class) text`."""
-    from listener import transaction
+    from listener import commands
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret at 10.0.0.5")
 
-    monkeypatch.setattr(transaction, "check_sender", boom)
+    monkeypatch.setattr(commands, "check_sender", boom)
     client = Client(listener.port)
     client.ehlo()
     assert client.cmd("MAIL FROM:<a@b.test>") == "421 4.3.0 mx.test Error: internal error"
