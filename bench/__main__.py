@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--peers", default="haraka,smtp-sink", help="extra peers, or 'none'")
     parser.add_argument("--proto", action="store_true", help="use the prototype listener")
     parser.add_argument("--messages", type=int, help="worker bench: messages per run")
+    parser.add_argument(
+        "--fetch-smtp-sink",
+        action="store_true",
+        help="unpack Postfix's smtp-sink under bench/.postfix (apt-get download), then run",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.sizes = args.sizes or ([2048, 51_200] if quick else [2048, 51_200, 1_048_576])
@@ -56,6 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.fetch_smtp_sink:
+        from bench.peers import extract_smtp_sink
+
+        print(extract_smtp_sink())
     results = Results()
     print(f"results: {results.path}")
     started = time.monotonic()

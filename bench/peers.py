@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from bench.procs import Server, python_command, python_env
+
+EXTRACTED = Path(__file__).resolve().parent / ".postfix"
 
 
 class NullHandler:
@@ -58,19 +62,37 @@ def smtp_sink_binary() -> str | None:
     found = shutil.which("smtp-sink")
     if found:
         return found
-    for candidate in ("/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink"):
+    for candidate in ("/usr/sbin/smtp-sink", str(EXTRACTED / "usr" / "sbin" / "smtp-sink")):
         if Path(candidate).exists():
             return candidate
     return None
+
+
+def extract_smtp_sink(timeout: float = 120.0) -> str:
+    """`apt-get download postfix` and unpack it under bench/.postfix: smtp-sink without
+    installing Postfix (no daemon, no system configuration). Returns what happened."""
+    EXTRACTED.mkdir(parents=True, exist_ok=True)
+    download = subprocess.run(["apt-get", "download", "postfix"], cwd=EXTRACTED,
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    packages = sorted(EXTRACTED.glob("postfix_*.deb"))
+    if download.returncode != 0 or not packages:
+        return f"apt-get download postfix failed: {download.stderr.strip()[-300:]}"
+    subprocess.run(["dpkg", "-x", str(packages[-1]), str(EXTRACTED)], check=True, timeout=timeout)
+    return f"smtp-sink unpacked from {packages[-1].name} into {EXTRACTED}"
 
 
 def smtp_sink(port: int, *, log: Path | None = None) -> Server | str:
     """Postfix's smtp-sink (a tight C loop that discards), or why it is skipped."""
     binary = smtp_sink_binary()
     if binary is None:
-        return "smtp-sink: not installed (apt-get install postfix)"
-    command = [binary, "-u", "nobody", "-m", "1000", f"127.0.0.1:{port}", "1024"]
-    return Server("smtp-sink", command, port=port, env=python_env(), log=log)
+        return (
+            "smtp-sink: not installed (apt-get install postfix, or `python -m bench "
+            "--fetch-smtp-sink` to unpack it under bench/.postfix)"
+        )
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    command = [binary, *user, "-m", "1000", f"127.0.0.1:{port}", "1024"]
+    env = python_env(LD_LIBRARY_PATH=str(EXTRACTED / "usr" / "lib" / "postfix"))
+    return Server("smtp-sink", command, port=port, env=env, log=log)
 
 
 def main(argv: list[str] | None = None) -> int:
