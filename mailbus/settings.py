@@ -228,6 +228,12 @@ class Settings:
         None,
         "when set, Prometheus /metrics, /healthz and /readyz on that port",
     )
+    emf_interval: int = _var(
+        "MAILBUS_EMF_INTERVAL",
+        _non_negative_int,
+        60,
+        "seconds between the workers' CloudWatch QueueDepth lines (embedded metrics); 0 = off",
+    )
     hostname: str = _var(
         "MAILBUS_HOSTNAME",
         _str,
