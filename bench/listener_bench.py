@@ -29,6 +29,7 @@ from mailbus.redis_server import RedisServer, free_port
 RATIOS = [
     ("mailbus", "bare"),
     ("mailbus-aof", "bare"),
+    ("mailbus-aof-wait", "bare"),
     ("mailbus-x2", "bare-x2"),
     ("mailbus-x2", "bare"),
     ("mailbus", "haraka-redis"),
@@ -58,9 +59,12 @@ def listener_available() -> bool:
     return importlib.util.find_spec("listener.server") is not None
 
 
-def mailbus_target(name: str, store: RedisServer, work: Path, *, processes: int, proto: bool):
+def mailbus_target(
+    name: str, store: RedisServer, work: Path, *, processes: int, proto: bool, **extra: str
+) -> Target:
     port = free_port()
     env = python_env(
+        **extra,
         MAILBUS_REDIS_URL=store.url,
         MAILBUS_STORE="redis",
         MAILBUS_DOMAINS="example.com",
@@ -79,6 +83,20 @@ def mailbus_target(name: str, store: RedisServer, work: Path, *, processes: int,
     log = work / f"{name.split()[0]}.log"
     servers = [Server(name, cmd, port=port, env=env, log=log) for cmd in commands]
     return Target(name, servers, redis=store, count_key="rq:queue:mailbus")
+
+
+def waitaof_missing(store: RedisServer) -> str | None:
+    """Why MAILBUS_REDIS_WAIT=aof cannot be measured on this server (WAITAOF is Redis >= 7.2)."""
+    client = redis.Redis.from_url(store.url)
+    try:
+        info = client.info("server")
+    finally:
+        client.close()
+    version = str(info.get("valkey_version") or info.get("redis_version", "0"))
+    numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    if "valkey_version" in info or numbers >= (7, 2):
+        return None
+    return f"redis-server {version} has no WAITAOF (Redis >= 7.2 or Valkey needed)"
 
 
 def prepare_redis(store: RedisServer, timeout: float = 60.0) -> None:
@@ -174,6 +192,12 @@ def run_listener_bench(
         targets.append(Target("bare", peers.bare_servers(port, log=work / "bare.log")))
         targets.append(mailbus_target("mailbus", mem, work, processes=1, proto=proto))
         targets.append(mailbus_target("mailbus-aof", aof, work, processes=1, proto=proto))
+        reason = waitaof_missing(aof)
+        if reason:
+            skipped.append(f"mailbus-aof-wait (MAILBUS_REDIS_WAIT=aof): {reason}")
+        elif not proto:
+            targets.append(mailbus_target("mailbus-aof-wait", aof, work, processes=1,
+                                          proto=False, MAILBUS_REDIS_WAIT="aof"))  # fmt: skip
         for n in (p for p in processes if p > 1):
             port = free_port()
             targets.append(Target(f"bare-x{n}", peers.bare_servers(port, processes=n)))
