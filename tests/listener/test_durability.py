@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import redis
 from moto import mock_aws
 
-from mailbus.redis_server import RedisServer
+from mailbus.redis_server import RedisServer, free_port
 from mailbus.stores import FileStore, S3Store
 from tests.listener.conftest import Client, Running, stored, wait_for
 
@@ -148,3 +149,39 @@ def test_internal_error_is_a_421_without_exception_text(
     assert client.cmd("MAIL FROM:<a@b.test>") == "421 4.3.0 mx.test Error: internal error"
     assert client.is_closed()
     assert Client(listener.port).ehlo()[0].startswith("250")
+
+
+def test_redis_wait_needs_the_replicas(make_listener) -> None:  # type: ignore[no-untyped-def]
+    """MAILBUS_REDIS_WAIT=1 with no replica: WAIT times out → 451 (the sender retries)."""
+    server: Running = make_listener(redis_wait="1", persist_timeout=0.6)
+    client = Client(server.port)
+    start_data(client)
+    started = time.monotonic()
+    client.send(MSG)
+    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    assert time.monotonic() - started < 2
+
+
+def test_redis_wait_with_a_replica_accepts(
+    make_listener,
+    redis_server: RedisServer,
+    real_redis: redis.Redis,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    real_redis.config_set("repl-diskless-sync-delay", 0)
+    port = free_port()
+    replica = subprocess.Popen(
+        [redis_server.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path), "--replicaof", "127.0.0.1",
+         str(redis_server.port)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: "online" in str(real_redis.info("replication").get("slave0")), 10)
+        server: Running = make_listener(redis_wait="1", persist_timeout=3.0)
+        client = Client(server.port)
+        client.ehlo()
+        assert client.message(MSG).startswith("250 2.0.0 Ok: queued as")
+    finally:
+        replica.terminate()
+        replica.wait(10)
