@@ -38,6 +38,7 @@ class Commands(SMTP):
     peer_ip: str
     peer_port: int
     notes: set[str]
+    held: int  # DATA bytes this session holds against the process budget
 
     def arm(self, seconds: float | None = None) -> None:
         """(Re)start the one session timer; when it fires the client gets 421 4.4.2."""

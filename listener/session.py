@@ -45,10 +45,9 @@ class Session(Transaction):
             tls_context=ctx.tls_context,
             timeout=settings.timeout,
         )
-        self.command_size_limits = {}  # aiosmtpd shares it across sessions (catalogue A20)
         self._smtp_methods.pop("AUTH", None)  # an MX takes no AUTH: "command not recognized"
         self.ctx = ctx
-        self.errors = self.junk = self.messages = 0
+        self.errors = self.junk = self.messages = self.held = 0
         self.phase = "greeting"
         self.peer_ip, self.peer_port = "?", 0
         self.notes = set()

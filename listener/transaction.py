@@ -50,15 +50,15 @@ class Transaction(Commands):
         )
         await self.push(replies.START_DATA)
         self.phase = "data"
-        accounted = 0
         try:
-            finished, accounted = await self._receive(reader)
+            finished = await self._receive(reader)
             if not finished:
                 log_event(log, "message.lost_connection", peer=self.peer_ip, bytes=reader.received)
                 return
             reply = await self._finish(message_id, envelope, reader)
         finally:
-            budget.give(accounted)
+            budget.give(self.held)  # also when the client vanished mid-upload
+            self.held = 0
         self._set_post_data_state()
         if reply.startswith("250"):
             self.junk = 0
@@ -79,33 +79,31 @@ class Transaction(Commands):
             mail_options=tuple(self.envelope.mail_options),
         )
 
-    async def _receive(self, reader: DataReader) -> tuple[bool, int]:
-        """Read to <CRLF>.<CRLF>: each read must come within MAILBUS_TIMEOUT, and the whole
-        upload keeps pace with MAILBUS_MIN_DATA_RATE (each byte buys 1/rate s, up to timeout)."""
+    async def _receive(self, reader: DataReader) -> bool:
+        """Read to <CRLF>.<CRLF> (False if the client left first): each read must come within
+        MAILBUS_TIMEOUT and the upload keep MAILBUS_MIN_DATA_RATE (a byte buys 1/rate s)."""
         settings, budget = self.ctx.settings, self.ctx.budget
         deadline = time.monotonic() + settings.timeout
         self.arm(settings.timeout)
-        accounted = 0
         while True:
             chunk = await self._reader.read(READ_SIZE)
             if not chunk:
-                budget.give(accounted)
-                return False, 0
+                return False
             used = reader.feed(chunk)
-            grow = reader.held - accounted
+            grow = reader.held - self.held
             if grow > 0 and not reader.dropped:
                 if budget.take(grow):
-                    accounted += grow
+                    self.held += grow
                 else:
                     self.notes.add("no_storage")
                     reader.drop()
-            if reader.dropped and accounted:
-                budget.give(accounted)
-                accounted = 0
+            if reader.dropped and self.held:
+                budget.give(self.held)
+                self.held = 0
             if used >= 0:
                 if used < len(chunk):  # pipelined commands after the final dot
                     self._reader._buffer[0:0] = chunk[used:]  # type: ignore[attr-defined]
-                return True, accounted
+                return True
             now = time.monotonic()
             deadline = min(deadline + len(chunk) / settings.min_data_rate, now + settings.timeout)
             self.arm(deadline - now)

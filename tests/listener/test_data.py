@@ -8,7 +8,7 @@ import redis
 from listener.data import DataReader
 from mailbus.envelope import Envelope
 from mailbus.trace import delivery_digest, split_trace
-from tests.listener.conftest import Client, Running, stored
+from tests.listener.conftest import Client, Running, stored, wait_for
 
 # catalogue A31: SMTP smuggling end-of-data variants (smtpsmug, SMTP-Smuggling-Tools)
 SMUGGLING = [
@@ -136,8 +136,10 @@ def test_disconnect_mid_data_stores_nothing(listener: Running, real_redis: redis
     client.cmd("RCPT TO:<u@example.com>")
     client.cmd("DATA")
     client.send(b"x" * 200_000)
+    assert wait_for(lambda: listener.listener.ctx.budget.used > 0)
     client.close()
     assert Client(listener.port).ehlo()[0].startswith("250")
+    assert wait_for(lambda: listener.listener.ctx.budget.used == 0)  # memory given back
     assert stored(real_redis) == {"raw": 0, "jobs": 0, "status": 0}
 
 

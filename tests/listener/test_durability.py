@@ -185,3 +185,18 @@ def test_redis_wait_with_a_replica_accepts(
     finally:
         replica.terminate()
         replica.wait(10)
+
+
+def test_redis_out_of_memory_gives_451(make_listener, real_redis: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    """D03: writes refused with OOM → 451 4.3.0 (never a 5xx: the sender keeps the mail)."""
+    server: Running = make_listener()
+    client = Client(server.port)
+    start_data(client)
+    real_redis.config_set("maxmemory", 1)
+    try:
+        client.send(MSG)
+        assert client.reply() == "451 4.3.0 Error: queue file write error"
+    finally:
+        real_redis.config_set("maxmemory", 0)
+    assert stored(real_redis)["raw"] == 0
+    assert client.message(MSG).startswith("250 2.0.0")
