@@ -96,6 +96,8 @@ async def start_server(
     sock: socket.socket | None = None,
 ) -> Listener:
     """Listen on `sock`, or on settings.host:port (0 = any free port) with SO_REUSEPORT."""
+    if not settings.hostname:  # else aiosmtpd calls the blocking getfqdn() per connection
+        settings = settings.replace(hostname=socket.getfqdn())
     if connection is None:
         connection = redis_connection(
             settings.redis_url, fail_fast=True, timeout=settings.persist_timeout
@@ -177,7 +179,11 @@ def run_process(settings: Settings) -> int:
 async def _main(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(PERSIST_THREADS, thread_name_prefix="persist"))
-    listener = await start_server(settings)
+    try:
+        listener = await start_server(settings)
+    except OSError as exc:
+        log_event(log, "listener.bind_failed", level=logging.ERROR, error=repr(exc))
+        return 1
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
