@@ -3,24 +3,32 @@
 prometheus_client's multiprocess mode is always on: every process writes its samples to files in
 one directory and the process that serves HTTP adds them up. `prepare()` must run before anything
 imports prometheus_client (the CLI calls it first), because the library picks its storage at
-import time.
+import time. What is a fact about Redis rather than about a process (queue depth, dead letters)
+is read at scrape time by `QueueCollector`, registered by the worker role's HTTP server.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+
+import redis
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from mailbus.connections import redis_connection
+from mailbus.logs import log_event
 from mailbus.settings import Settings
 from mailbus.stores import check_store, open_store
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
+logger = logging.getLogger("mailbus.metrics")
 
 
 def prepare() -> Path:
@@ -64,13 +72,61 @@ def readiness(settings: Settings, *, write_only: bool) -> Callable[[], list[str]
     return check
 
 
-def serve(port: int, ready: Callable[[], list[str]], host: str = "0.0.0.0") -> ThreadingHTTPServer:
-    """Serve the three endpoints from a daemon thread; returns the server (for `shutdown()`)."""
+def queue_counts(connection: redis.Redis, queue: str) -> tuple[int, int]:
+    """(depth, dead letters) of `queue` in one round trip. Depth is what still waits to run:
+    the queue list plus retries scheduled for later; dead letters are RQ's failed registry."""
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.llen(f"rq:queue:{queue}")
+        pipe.zcard(ScheduledJobRegistry(queue, connection=connection).key)
+        pipe.zcard(FailedJobRegistry(queue, connection=connection).key)
+        waiting, scheduled, failed = pipe.execute()
+    return int(waiting) + int(scheduled), int(failed)
+
+
+class QueueCollector:
+    """`mailbus_queue_depth{queue}` and `mailbus_dead_letters{queue}`, read from Redis per scrape.
+
+    One value for the whole cluster, so it is not a per-process gauge. While Redis is down the
+    two series are left out of the scrape (and `/readyz` says why) instead of failing it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.queue = settings.queue
+        self.connection = redis_connection(settings.redis_url, fail_fast=True, timeout=2.0)
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            depth, dead = queue_counts(self.connection, self.queue)
+        except redis.RedisError as exc:
+            log_event(logger, "metrics.queue_unavailable", level=logging.WARNING, error=str(exc))
+            return
+        for name, doc, value in (
+            ("mailbus_queue_depth", "Jobs waiting: queued plus retries scheduled", depth),
+            ("mailbus_dead_letters", "Jobs in the failed registry (dead letters)", dead),
+        ):
+            family = GaugeMetricFamily(name, doc, labels=["queue"])
+            family.add_metric([self.queue], value)
+            yield family
+
+
+def serve(
+    port: int,
+    ready: Callable[[], list[str]],
+    host: str = "0.0.0.0",
+    *,
+    collectors: Iterable[Any] = (),
+) -> ThreadingHTTPServer:
+    """Serve the three endpoints from a daemon thread; returns the server (for `shutdown()`).
+
+    `collectors` are added to the multiprocess samples (e.g. `QueueCollector` for workers)."""
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
+    for collector in collectors:
+        registry.register(collector)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from rq.job import Job, get_current_job
@@ -24,6 +25,7 @@ from mailbus.parse import parse
 from mailbus.router import Match
 from mailbus.stores.base import attachment_key, done_key
 from workers import context
+from workers import metrics as worker_metrics
 from workers.ledger import DeliveryBusy
 from workers.recovery import worker_key
 
@@ -39,8 +41,10 @@ def process_message(
     ctx = context.current()
     job = get_current_job()
     attempt = _attempt(job, ctx.settings.retries)
+    log_event(logger, "message.started", id=message_id, attempt=attempt,
+              worker=job.worker_name if job is not None else None)  # fmt: skip
     try:
-        return _deliver(ctx, message_id, raw_key, Envelope.from_dict(envelope), digest, attempt)
+        result = _deliver(ctx, message_id, raw_key, Envelope.from_dict(envelope), digest, attempt)
     except DeliveryError as exc:
         if job is not None:
             job.retries_left = 0  # deterministic: straight to the dead-letter registry
@@ -52,7 +56,12 @@ def process_message(
                   attempt=attempt, final=last, error=_last_line(exc))  # fmt: skip
         if last:
             _dead(ctx, message_id, exc)
+        else:
+            worker_metrics.job_outcome("retry")
         raise
+    duplicate = result["duplicate_of"] not in (None, message_id)
+    worker_metrics.job_outcome("duplicate" if duplicate else "done")
+    return result
 
 
 def _deliver(
@@ -74,10 +83,18 @@ def _deliver(
             _finish(ctx, message_id, "done", duplicate_of=first)
             return {"duplicate_of": first, "ran": [], "skipped": []}
 
+        started = time.perf_counter()
         msg = _parse(ctx, message_id, raw_key, envelope)
+        parse_ms = round((time.perf_counter() - started) * 1000, 1)
         ledger.event(message_id, "parsed", attempt=attempt, attachments=len(msg.attachments),
                      defects=len(msg.defects), limits_hit=list(msg.limits_hit))  # fmt: skip
-        matches = plan(ctx.router, envelope.rcpt_tos)
+        log_event(logger, "message.parsed", id=message_id, attempt=attempt, parse_ms=parse_ms,
+                  attachments=len(msg.attachments), defects=len(msg.defects),
+                  limits_hit=list(msg.limits_hit))  # fmt: skip
+        matches = [
+            replace(m, handler=worker_metrics.timed_handler(m.handler))
+            for m in plan(ctx.router, envelope.rcpt_tos)
+        ]
         _store_attachments(ctx, msg)
 
         def done(match: Match) -> bool:
@@ -86,6 +103,7 @@ def _deliver(
         def ok(match: Match) -> None:
             ledger.mark_handler(digest, match.name, message_id)
             ledger.event(message_id, "handler", handler=match.name, result="ok", attempt=attempt)
+            log_event(logger, "handler.ok", id=message_id, handler=match.name, attempt=attempt)
 
         def failed(match: Match, exc: Exception) -> None:
             ledger.event(message_id, "handler", handler=match.name, result="failed",
@@ -132,7 +150,8 @@ def _parse(ctx: context.Context, message_id: str, raw_key: str, envelope: Envelo
     except NotFound as exc:
         raise DeliveryError(f"raw message {raw_key} is no longer in the store") from exc
     try:
-        return parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
+        with worker_metrics.parsing():
+            return parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
     except FATAL:
         raise
     except Exception as exc:  # parse() promises never to raise; if it does, it is deterministic
@@ -162,6 +181,7 @@ def _dead(ctx: context.Context, message_id: str, exc: BaseException) -> None:
     reason = _last_line(exc)
     _finish(ctx, message_id, "dead", reason=reason)
     log_event(logger, "message.dead", level=logging.ERROR, id=message_id, reason=reason)
+    worker_metrics.job_outcome("dead")
 
 
 def _attempt(job: Job | None, retries: int) -> int:

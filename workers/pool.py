@@ -9,6 +9,8 @@ naming the path), forks the children (workers.worker), and then:
   backoff intervals work without a scheduler process per child that a SIGKILL would orphan;
 - SIGKILLs a child whose job overran its time limit by BACKSTOP seconds (a C call that ignores
   RQ's SIGALRM), which then goes through the same recovery;
+- prints the queue depth as a CloudWatch embedded-metric line every MAILBUS_EMF_INTERVAL seconds
+  (not in burst mode) for autoscaling, and drops a dead child's live metrics (mailbus.metrics);
 - on SIGTERM/SIGINT forwards SIGTERM to the children (RQ's warm stop: the current job finishes)
   and waits; a second signal is forwarded too (RQ's cold stop).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,13 +30,14 @@ import redis
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
-from mailbus import logs
+from mailbus import logs, metrics
 from mailbus.errors import HandlerLoadError
 from mailbus.logs import log_event
 from mailbus.queue import message_queue
 from mailbus.router import Router, load_router
 from mailbus.settings import Settings
 from workers import context, recovery
+from workers.metrics import EmfReporter
 from workers.worker import child_main, enqueue_due_retries, worker_name
 
 logger = logging.getLogger("mailbus.worker")
@@ -82,6 +86,11 @@ class Supervisor:
         )  # fmt: skip
         self.next_schedule = 0.0
         self.next_backstop = 0.0
+        self.emf = EmfReporter(
+            settings.queue, 0 if burst else settings.emf_interval,
+            lambda: metrics.queue_counts(self.ctx.connection, settings.queue)[0],
+            write=_print_line,
+        )  # fmt: skip
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -97,6 +106,7 @@ class Supervisor:
                 self._guarded(self._recover_pending)
                 self._guarded(self._schedule)
                 self._guarded(self._backstop)
+                self._guarded(self.emf.tick)
                 if not self.children and not self._next_round():
                     break
                 self._refill()
@@ -131,6 +141,7 @@ class Supervisor:
             child = self.children.pop(pid, None)
             if child is None:
                 continue
+            metrics.process_exited(pid)
             self._exited(child, status)
 
     def _exited(self, child: Child, status: int) -> None:
@@ -242,3 +253,9 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
+
+
+def _print_line(line: str) -> None:
+    """The EMF record goes to stdout on a line of its own, like the JSON log lines."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

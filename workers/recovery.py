@@ -27,6 +27,7 @@ from rq.worker import SimpleWorker
 from mailbus.errors import StoreError
 from mailbus.logs import log_event
 from mailbus.stores.base import Store, done_key
+from workers import metrics as worker_metrics
 from workers.ledger import Ledger
 
 logger = logging.getLogger("mailbus.worker")
@@ -115,6 +116,7 @@ def recover(
                     log_event(logger, "message.marker_failed", level=logging.WARNING,
                               id=job.id, error=str(exc))  # fmt: skip
             log_event(logger, "message.dead", level=logging.ERROR, id=job.id, reason=reason)
+            worker_metrics.job_outcome("dead")
         else:
             _requeue(connection, queue, job)
             ledger.event(job.id, "requeued", cause=death.cause, crashes=crashes)

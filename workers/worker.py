@@ -1,6 +1,7 @@
 """One worker process: an RQ SimpleWorker (jobs run in the process itself, no fork per job) on the
 one mailbus queue with the JSON serializer, plus what a process needs at boot (memory limit,
-context) and the periodic reconcile sweep piggy-backed on RQ's maintenance pass.
+context) and the periodic reconcile sweep piggy-backed on RQ's maintenance pass. RQ's own log
+lines about a job get the job id (which is the message id) as their `id` field.
 
 One queue means RQ dequeues with BLMOVE into an intermediate list (reliable). `worker_ttl` and
 `maintenance_interval` are far below RQ's 420 s / 600 s defaults so that RQ's own sweep of
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import resource
 import signal
 import socket
@@ -21,6 +23,7 @@ from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
+from mailbus import logs
 from mailbus.logs import log_event
 from mailbus.queue import message_queue
 from mailbus.reconcile import reconcile
@@ -32,6 +35,31 @@ logger = logging.getLogger("mailbus.worker")
 WORKER_TTL = 60
 MAINTENANCE_INTERVAL = 30
 RECONCILE_LOCK = "mailbus:reconcile:lock"
+# mailbus.ids: job ids are message ids, and job descriptions are "message <id>"
+_MESSAGE_ID = re.compile(r"(?<![0-9a-z])[0-9a-hjkmnp-tv-z]{26}(?![0-9a-z])")
+
+
+class JobIdFilter(logging.Filter):
+    """Give RQ's lines about a job ("<queue>: <id>", "Job OK (<id>)", "Successfully completed
+    message <id> job") the `id` field our lines carry, so a search by id finds them too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = getattr(record, logs._FIELDS, None) or {}
+        if "id" not in fields:
+            args = record.args if isinstance(record.args, tuple) else ()
+            texts = [a for a in (getattr(record, "job_id", None), *args) if isinstance(a, str)]
+            found = [m for a in texts for m in _MESSAGE_ID.findall(a)]
+            if found:
+                setattr(record, logs._FIELDS, {**fields, "id": found[0]})
+        return True
+
+
+_JOB_ID_FILTER = JobIdFilter()
+
+
+def tag_rq_lines() -> None:
+    """Install the filter on RQ's worker logger (idempotent: addFilter skips a repeat)."""
+    logging.getLogger("rq.worker").addFilter(_JOB_ID_FILTER)
 
 
 def worker_name(pid: int) -> str:
@@ -97,6 +125,7 @@ def enqueue_due_retries(ctx: context.Context) -> int:
 def drain(ctx: context.Context, *, name: str | None = None) -> None:
     """Burst in this process until the queue is empty and no retry is due (tests, --burst)."""
     context.install(ctx)
+    tag_rq_lines()
     queue = message_queue(ctx.connection, ctx.settings)
     while True:
         make_worker(ctx, name=name).work(burst=True, logging_level=ctx.settings.log_level.upper())
@@ -130,6 +159,7 @@ def child_main(settings: Settings, router: Router, *, burst: bool) -> NoReturn:
         apply_memory_limit(settings.worker_memory_limit)
         ctx = context.build(settings, router)
         context.install(ctx)
+        tag_rq_lines()
         worker = make_worker(ctx, name=worker_name(os.getpid()))
         worker.work(burst=burst, logging_level=settings.log_level.upper())
         code = 0

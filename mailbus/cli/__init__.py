@@ -47,17 +47,18 @@ def _worker(args: argparse.Namespace) -> int:
         sys.path.insert(0, os.getcwd())
     settings = _settings("worker")
     logs.configure(settings.log_level)
-    with _metrics(settings, write_only=False):
+    with _metrics(settings, write_only=False, queue_gauges=True):
         from workers.pool import run
 
         return run(settings, processes=args.processes, burst=args.burst)
 
 
 @contextlib.contextmanager
-def _metrics(settings: Settings, *, write_only: bool) -> Iterator[None]:
+def _metrics(settings: Settings, *, write_only: bool, queue_gauges: bool = False) -> Iterator[None]:
     """Serve /metrics, /healthz and /readyz while a role runs, when MAILBUS_METRICS_PORT is set.
 
-    It must start before the role's modules import prometheus_client (see mailbus.metrics)."""
+    It must start before the role's modules import prometheus_client (see mailbus.metrics).
+    The workers' endpoint also reports the queue depth and dead letters read from Redis."""
     if settings.metrics_port is None:
         yield
         return
@@ -65,7 +66,9 @@ def _metrics(settings: Settings, *, write_only: bool) -> Iterator[None]:
 
     directory = metrics.prepare()
     server = metrics.serve(
-        settings.metrics_port, metrics.readiness(settings, write_only=write_only)
+        settings.metrics_port,
+        metrics.readiness(settings, write_only=write_only),
+        collectors=[metrics.QueueCollector(settings)] if queue_gauges else [],
     )
     try:
         yield
