@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, TLSSetupException
 
-from listener import replies
+from listener import metrics, replies
 from listener.context import ListenerContext
 from listener.policy import check_recipient, check_sender, check_text
 from mailbus.logs import log_event
@@ -46,6 +46,7 @@ class Commands(SMTP):
 
     def count(self, reason: str) -> None:
         self.ctx.counters[reason] += 1
+        metrics.REJECTIONS.labels(reason).inc()
 
     async def _send_raw(self, line: str) -> None:
         """A reply that must not get an enhanced code (greeting, EHLO lines)."""

@@ -29,7 +29,7 @@ class ListenerContext:
     tls_context: ssl.SSLContext | None = None
     draining: bool = False
     sessions: set[Session] = field(default_factory=set)
-    # Rejections and events by reason; exported as metrics later, logged at shutdown now.
+    # Rejections by reason, also exported as mailbus_listener_rejections_total; logged at shutdown.
     counters: collections.Counter[str] = field(default_factory=collections.Counter)
 
     @classmethod

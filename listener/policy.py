@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import ipaddress
 
-from listener import replies
+from listener import metrics, replies
 
 ERROR_SLEEP = 1.0  # seconds added before each reply once a session passes the soft error limit
 LOCAL_PART_MAX, DOMAIN_MAX, LABEL_MAX, PATH_MAX = 64, 255, 63, 256
@@ -191,10 +191,12 @@ class ByteBudget:
         if self.used + size > self.limit:
             return False
         self.used += size
+        metrics.INFLIGHT_BYTES.inc(size)
         return True
 
     def give(self, size: int) -> None:
         self.used -= size
+        metrics.INFLIGHT_BYTES.dec(size)
 
     def fits(self, size: int) -> bool:
         return self.used + size <= self.limit

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, TLSSetupException
 
-from listener import replies
+from listener import metrics, replies
 from listener.commands import safe
 from listener.context import ListenerContext
 from listener.policy import ERROR_SLEEP, client_key, trusted
@@ -89,6 +89,7 @@ class Session(Transaction):
             self.phase = "refused"
             return
         ctx.sessions.add(self)
+        metrics.CONNECTIONS.inc()
         super().connection_made(transport)
 
     def admit_client(self) -> bool:
@@ -112,6 +113,8 @@ class Session(Transaction):
         self._release()
         if self in self.ctx.sessions:
             self.ctx.sessions.discard(self)
+            metrics.CONNECTIONS.dec()
+            metrics.SESSIONS.labels(self.close_reason.split()[0]).inc()
             log_event(
                 log,
                 "session.end",

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import cast
 
-from listener import replies
+from listener import metrics, replies
 from listener.commands import Commands, safe
 from listener.data import DataReader
 from listener.persist import Message
@@ -128,6 +128,10 @@ class Transaction(Commands):
         if reason:
             self.count(reason)
         accepted = reply.startswith("250")
+        metrics.MESSAGES.labels("accepted" if accepted else "failed" if error else "rejected").inc()
+        metrics.BYTES.inc(reader.size)
+        if persist_ms is not None and not error:
+            metrics.PERSIST_SECONDS.observe(persist_ms / 1000)
         log_event(
             log,
             "message.queued" if accepted else "message.rejected",
