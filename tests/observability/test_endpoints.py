@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from mailbus.redis_server import RedisServer, free_port
-from tests.e2e.harness import Listener, mailbus_env, multipart_message, send
-from tests.observability.procs import Worker, has, scrape, status, value, wait_for
+from tests.e2e.harness import Listener, mailbus_env, multipart_message, queued_id, send
+from tests.observability.procs import Worker, has, log_lines, scrape, status, value, wait_for
 
 pytestmark = pytest.mark.e2e
 HANDLER = "tests.e2e.handlers_record.record"
@@ -44,9 +44,11 @@ def test_counters_move_by_what_was_sent(
     assert value(before, "mailbus_worker_jobs_total") == 0
 
     messages = [multipart_message(f"ok {n}") for n in range(3)]
+    ids = []
     for raw in [*messages, messages[0]]:  # the last one is the same delivery again
         code, reply = send(listener.port, raw)
         assert code == 250, reply
+        ids.append(queued_id(reply))
     assert send(listener.port, b"x", to=("someone@elsewhere.test",))[0] == 550
     big = multipart_message("too big") + b"y" * MAX_SIZE
     assert send(listener.port, big)[0] == 552
@@ -58,6 +60,7 @@ def test_counters_move_by_what_was_sent(
     (tmp_path / "fail").touch()  # the handler now raises; with no retries the job dies
     code, reply = send(listener.port, multipart_message("fails"))
     assert code == 250, reply
+    ids.append(queued_id(reply))
     wait_for(lambda: worker_count("dead") == 1, "the failing job dead-lettered")
 
     samples = wait_for(
@@ -78,6 +81,20 @@ def test_counters_move_by_what_was_sent(
     assert (ok, failed) == (3, 1)
     assert value(samples, "mailbus_worker_handler_seconds_count", handler=HANDLER) == 4
     assert value(samples, "mailbus_worker_parse_seconds_count") == 4  # the duplicate is not parsed
+
+    # The log says the same, each line about a message keyed by its id (done, duplicate, dead),
+    # and the supervisor printed its CloudWatch queue-depth line at start.
+    lines = log_lines(worker.log)
+    for line in lines:
+        for message_id in ids:
+            if message_id in str(line):
+                assert message_id in (line.get("id"), line.get("duplicate_of")), line
+    events = {(line.get("id"), line["event"]) for line in lines if "event" in line}
+    assert {(i, "message.done") for i in ids[:3]} <= events
+    assert (ids[3], "message.duplicate") in events
+    assert {(ids[4], "handler.failed"), (ids[4], "message.dead")} <= events
+    emf = [line for line in lines if "_aws" in line]
+    assert emf and emf[0]["Queue"] == "mailbus" and emf[0]["QueueDepth"] >= 0
 
     listened = scrape(int(listener.env["MAILBUS_METRICS_PORT"]))
     if not has(listened, "mailbus_listener_messages_total"):
