@@ -12,7 +12,16 @@ import redis
 
 from mailbus.redis_server import RedisServer, free_port
 from tests.e2e.harness import Listener, mailbus_env, multipart_message, queued_id, send
-from tests.observability.procs import Worker, has, log_lines, scrape, status, value, wait_for
+from tests.observability.procs import (
+    Samples,
+    Worker,
+    has,
+    log_lines,
+    scrape,
+    status,
+    value,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 HANDLER = "tests.e2e.handlers_record.record"
@@ -42,6 +51,9 @@ def test_counters_move_by_what_was_sent(
     wait_for(lambda: status(worker.metrics_port, "/readyz") == 200, "worker ready")
     before = scrape(worker.metrics_port)
     assert value(before, "mailbus_worker_jobs_total") == 0
+    listener_port = int(listener.env["MAILBUS_METRICS_PORT"])
+    # the harness's readiness probe was a session too: count from after it ended
+    (listened_before,) = wait_for(lambda: _idle(listener_port), "the probe session ended")
 
     messages = [multipart_message(f"ok {n}") for n in range(3)]
     ids = []
@@ -96,20 +108,31 @@ def test_counters_move_by_what_was_sent(
     emf = [line for line in lines if "_aws" in line]
     assert emf and emf[0]["Queue"] == "mailbus" and emf[0]["QueueDepth"] >= 0
 
-    listened = scrape(int(listener.env["MAILBUS_METRICS_PORT"]))
+    listened = wait_for(lambda: _idle(listener_port), "all sessions ended")[0]
     if not has(listened, "mailbus_listener_messages_total"):
         pytest.skip("listener metrics not wired yet")
-    assert value(listened, "mailbus_listener_messages_total", outcome="accepted") == 5
-    assert value(listened, "mailbus_listener_messages_total", outcome="rejected") == 1
-    assert value(listened, "mailbus_listener_messages_total", outcome="failed") == 0
-    assert value(listened, "mailbus_listener_rejections_total", reason="relay_denied") == 1
-    assert value(listened, "mailbus_listener_rejections_total", reason="too_big") == 1
-    assert value(listened, "mailbus_listener_sessions_total") == 7
+
+    def moved(name: str, **labels: str) -> float:
+        return value(listened, name, **labels) - value(listened_before, name, **labels)
+
+    assert moved("mailbus_listener_messages_total", outcome="accepted") == 5
+    assert moved("mailbus_listener_messages_total", outcome="rejected") == 1
+    assert moved("mailbus_listener_messages_total", outcome="failed") == 0
+    assert moved("mailbus_listener_rejections_total", reason="relay_denied") == 1
+    assert moved("mailbus_listener_rejections_total", reason="too_big") == 1
+    assert moved("mailbus_listener_rejections_total") == 2
+    assert moved("mailbus_listener_sessions_total") == 7
     assert value(listened, "mailbus_listener_connections_active") == 0
     assert value(listened, "mailbus_listener_inflight_bytes") == 0
-    assert value(listened, "mailbus_listener_persist_seconds_count") == 5
+    assert moved("mailbus_listener_persist_seconds_count") == 5
     sent = sum(map(len, [*messages, messages[0], multipart_message("fails")]))
-    assert value(listened, "mailbus_listener_bytes_total") >= sent
+    assert moved("mailbus_listener_bytes_total") >= sent
+
+
+def _idle(port: int) -> list[Samples] | None:
+    """[the scrape] once no SMTP connection is open (a session is counted when it ends)."""
+    samples = scrape(port)
+    return [samples] if value(samples, "mailbus_listener_connections_active") == 0 else None
 
 
 def test_readyz_follows_redis_and_healthz_stays_up(
