@@ -366,6 +366,50 @@ class Settings:
         0.0,
         "seconds to hold the greeting; clients that talk first get 521 5.5.1 (0 = off)",
     )
+    connection_rate_limit: int = _var(
+        "MAILBUS_CONNECTION_RATE_LIMIT",
+        _non_negative_int,
+        600,
+        "new connections per minute per client IP (IPv6 per /64) and process; over it: 421 4.7.0"
+        " (0 = off)",
+    )
+    message_rate_limit: int = _var(
+        "MAILBUS_MESSAGE_RATE_LIMIT",
+        _non_negative_int,
+        1000,
+        "MAIL commands per minute per client IP and process; over it: 450 4.7.1 (0 = off)",
+    )
+    recipient_rate_limit: int = _var(
+        "MAILBUS_RECIPIENT_RATE_LIMIT",
+        _non_negative_int,
+        5000,
+        "RCPT commands per minute per client IP and process; over it: 450 4.7.1 (0 = off)",
+    )
+    limit_exempt: tuple[str, ...] = _var(
+        "MAILBUS_LIMIT_EXEMPT",
+        _networks,
+        (),
+        "client networks exempt from the per-IP connection count and rate limits, comma separated",
+    )
+    max_loop_lag: float = _var(
+        "MAILBUS_MAX_LOOP_LAG",
+        _non_negative_float,
+        0.5,
+        "seconds of event-loop lag above which new connections get 421 4.3.2 (0 = off)",
+    )
+    queue_high_watermark: int = _var(
+        "MAILBUS_QUEUE_HIGH_WATERMARK",
+        _non_negative_int,
+        100_000,
+        "queued jobs above which MAIL gets 452 4.3.1, until below 90 % of it (0 = off)",
+    )
+    max_concurrent_persists: int = _var(
+        "MAILBUS_MAX_CONCURRENT_PERSISTS",
+        _positive_int,
+        64,
+        "stores + enqueues one listener process runs at once; waiting counts against"
+        " MAILBUS_PERSIST_TIMEOUT",
+    )
     log_level: str = _var(
         "MAILBUS_LOG_LEVEL",
         _choice("debug", "info", "warning", "error"),
