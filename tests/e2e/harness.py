@@ -31,7 +31,8 @@ def multipart_message(subject: str = "Printer on fire") -> bytes:
 
 
 def mailbus_env(tmp_path: Path, redis_url: str, store: str, **extra: str) -> dict[str, str]:
-    return subprocess_env(
+    """Settings for a listener and workers sharing `redis_url` and `store`; `extra` overrides."""
+    defaults = dict(
         MAILBUS_REDIS_URL=redis_url,
         MAILBUS_STORE=store,
         MAILBUS_DOMAINS="example.com",
@@ -43,8 +44,8 @@ def mailbus_env(tmp_path: Path, redis_url: str, store: str, **extra: str) -> dic
         MAILBUS_PERSIST_TIMEOUT="3",
         E2E_OUTPUT=str(tmp_path / "handled.jsonl"),
         PYTHONPATH=str(ROOT),
-        **extra,
     )
+    return subprocess_env(**{**defaults, **extra})
 
 
 def mailbus(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
