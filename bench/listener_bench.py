@@ -100,21 +100,30 @@ def waitaof_missing(store: RedisServer) -> str | None:
 
 
 def prepare_redis(store: RedisServer, timeout: float = 60.0) -> None:
+    """FLUSHALL; on the AOF server also rewrite the log (after any rewrite Redis started itself)."""
     client = redis.Redis.from_url(store.url)
+    deadline = time.monotonic() + timeout
     try:
         client.flushall()
         if not store.appendonly:
             return
-        client.bgrewriteaof()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            info = client.info("persistence")
-            if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
-                return
-            time.sleep(0.05)
-        raise BenchError(f"redis on {store.port}: AOF rewrite still running after {timeout} s")
+        _wait_rewrite(client, deadline)
+        try:
+            client.bgrewriteaof()
+        except redis.ResponseError:  # Redis began an automatic rewrite in between: wait it out
+            pass
+        _wait_rewrite(client, deadline)
     finally:
         client.close()
+
+
+def _wait_rewrite(client: redis.Redis, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+            return
+        time.sleep(0.05)
+    raise BenchError("redis: AOF rewrite still running after 60 s")
 
 
 def loadgen(port: int, size: int, concurrency: int, count: int, max_seconds: float) -> dict:
