@@ -74,6 +74,7 @@ def mailbus_target(
         MAILBUS_PORT=str(port),
         # Every load-generator connection comes from 127.0.0.1; real traffic has many peers.
         MAILBUS_MAX_CONNECTIONS_PER_IP="1000",
+        MAILBUS_LIMIT_EXEMPT="127.0.0.0/8,::1/128",
     )
     if proto:
         commands = [python_command("bench.proto_listener") for _ in range(processes)]
