@@ -37,6 +37,8 @@ class Commands(SMTP):
     phase: str
     peer_ip: str
     peer_port: int
+    client: str  # the key per-client limits count under (limits.client_key)
+    exempt: bool  # inside MAILBUS_LIMIT_EXEMPT: no per-client counts or rates
     notes: set[str]
     held: int  # DATA bytes this session holds against the process budget
 
@@ -137,6 +139,13 @@ class Commands(SMTP):
         if not self.ctx.budget.fits(int(size)):
             self.count("no_storage")
             return replies.NO_STORAGE
+        if self.ctx.backlog.full:
+            self.count("backlog")
+            return replies.NO_STORAGE
+        if not self.exempt and not self.ctx.message_rate.allow(self.client):
+            self.count("message_rate")
+            log_event(log, "mail.rate_limited", peer=self.peer_ip, client=self.client)
+            return replies.too_much_mail(self.peer_ip)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return replies.SENDER_OK
@@ -147,6 +156,10 @@ class Commands(SMTP):
         if len(envelope.rcpt_tos) >= self.ctx.settings.max_recipients:
             self.count("too_many_recipients")
             return replies.TOO_MANY_RECIPIENTS
+        if not self.exempt and not self.ctx.recipient_rate.allow(self.client):
+            self.count("recipient_rate")
+            log_event(log, "rcpt.rate_limited", peer=self.peer_ip, client=self.client)
+            return replies.too_many_recipients_from(self.peer_ip)
         settings = self.ctx.settings
         problem = check_recipient(
             address,

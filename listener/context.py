@@ -1,4 +1,4 @@
-"""What all sessions of one listener process share: settings, persister, limits, counters.
+"""What all sessions of one listener process share: settings, persister, limits, guards, counters.
 
 One instance per process (no module globals), built by `server.start_server` and handed to each
 session, so tests can run several independent listeners in one interpreter.
@@ -11,8 +11,10 @@ import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from listener.limits import ByteBudget, ConnectionLimits, RateLimiter
+from listener.load import Backlog, LoopLag
 from listener.persist import Persister
-from listener.policy import ByteBudget, ConnectionLimits, Domains
+from listener.policy import Domains
 from mailbus.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +28,11 @@ class ListenerContext:
     domains: Domains
     limits: ConnectionLimits
     budget: ByteBudget
+    connection_rate: RateLimiter
+    message_rate: RateLimiter
+    recipient_rate: RateLimiter
+    lag: LoopLag
+    backlog: Backlog
     tls_context: ssl.SSLContext | None = None
     draining: bool = False
     sessions: set[Session] = field(default_factory=set)
@@ -42,5 +49,10 @@ class ListenerContext:
             domains=Domains(settings.domains),
             limits=ConnectionLimits(settings.max_connections, settings.max_connections_per_ip),
             budget=ByteBudget(settings.max_inflight_bytes),
+            connection_rate=RateLimiter(settings.connection_rate_limit),
+            message_rate=RateLimiter(settings.message_rate_limit),
+            recipient_rate=RateLimiter(settings.recipient_rate_limit),
+            lag=LoopLag(settings.max_loop_lag),
+            backlog=Backlog(settings, persister.connection),
             tls_context=tls_context,
         )

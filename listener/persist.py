@@ -5,8 +5,11 @@ so neither exists without the other. With S3 or a directory the raw object is wr
 then the job and status in one MULTI/EXEC; if that fails the object is deleted best-effort (and
 `mailbus reconcile` covers a crash in between). The blocking work runs in a thread started as its
 own task: a client that hangs up, or a session timer, cancels only the *wait*, never the write
-half-way. The wait is bounded by MAILBUS_PERSIST_TIMEOUT; past it the client gets 451 and the
-thread ends on its own socket timeouts. Any failure is a 451 for the client and one log line.
+half-way. At most MAILBUS_MAX_CONCURRENT_PERSISTS writes run at once, so a stalled Redis or S3
+cannot pile up threads; a slot is freed when its thread ends, not when its client stops waiting.
+Waiting for a slot and for the write share one MAILBUS_PERSIST_TIMEOUT; past it the client gets
+451, and a store write that finishes later is deleted instead of enqueued. Any failure is a 451
+for the client and one log line.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class WaitFailed(StoreError):
     """MAILBUS_REDIS_WAIT was not satisfied: too few replicas or no AOF fsync in time."""
 
 
+class TooLate(StoreError):
+    """The raw object was stored after the client had its 451: it is removed, never enqueued."""
+
+
 @dataclass(frozen=True)
 class Message:
     """One accepted DATA phase, ready to be made durable."""
@@ -56,23 +63,27 @@ class Persister:
         self.connection = connection
         self._local = threading.local()
         self.inflight: set[asyncio.Future[None]] = set()
+        self.slots = asyncio.Semaphore(settings.max_concurrent_persists)
 
     async def persist(self, message: Message, *, on_late: Callable[[str], None]) -> None:
         """Return once `message` is durable; raise on failure or after the persist timeout.
 
         `on_late(outcome)` is called if the write finishes after our caller stopped waiting."""
-        task = asyncio.ensure_future(asyncio.to_thread(self._write, message))
+        timeout = self.settings.persist_timeout
+        deadline = time.monotonic() + timeout
+        await asyncio.wait_for(self.slots.acquire(), timeout)  # TimeoutError: all slots stuck
+        task = asyncio.ensure_future(asyncio.to_thread(self._write, message, deadline))
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
+        task.add_done_callback(lambda _: self.slots.release())
         try:
-            await asyncio.wait_for(asyncio.shield(task), self.settings.persist_timeout)
+            await asyncio.wait_for(asyncio.shield(task), deadline - time.monotonic())
         except BaseException:
             if not task.done():
                 task.add_done_callback(lambda t: on_late(_outcome(t)))
             raise
 
-    def _write(self, message: Message) -> None:
-        deadline = time.monotonic() + self.settings.persist_timeout
+    def _write(self, message: Message, deadline: float) -> None:
         client = self._client()
         key = raw_key(message.message_id)
         env = message.envelope
@@ -84,6 +95,9 @@ class Persister:
         atomic = isinstance(self.store, RedisStore)
         if not atomic:
             self.store.put_raw(key, message.data)
+            if time.monotonic() > deadline:
+                self._forget(key)
+                raise TooLate(f"stored {key} after the persist timeout")
         try:
             with client.pipeline(transaction=True) as pipe:
                 pipe.multi()

@@ -1,20 +1,18 @@
-"""Envelope rules and resource limits: which addresses we accept, and how much one client may use.
+"""Envelope rules: which HELO names, senders and recipients we accept.
 
 Addresses are checked strictly (RFC 5321 lengths, no controls, valid UTF-8, SMTPUTF8 declared for
 non-ASCII) because they end up in Redis keys, headers, logs and handler code. Recipients must be
 in a served domain, judged on the text after the *last* `@`; relay tricks (`%`, `!`, a quoted
-`@`) and address literals are refused rather than interpreted. Connection counts are kept per
-client IP, with IPv6 clients counted per /64 since one host usually owns a whole /64.
+`@`) and address literals are refused rather than interpreted. How much a client may send is
+`listener.limits`' business.
 """
 
 from __future__ import annotations
 
-import collections
 import ipaddress
 
-from listener import metrics, replies
+from listener import replies
 
-ERROR_SLEEP = 1.0  # seconds added before each reply once a session passes the soft error limit
 LOCAL_PART_MAX, DOMAIN_MAX, LABEL_MAX, PATH_MAX = 64, 255, 63, 256
 
 
@@ -125,78 +123,3 @@ def _is_literal(domain: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def client_key(ip: str) -> str:
-    """The key one client's connections are counted under: the IPv4 address or the IPv6 /64."""
-    try:
-        address = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return ip
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
-
-
-def trusted(ip: str, networks: tuple[str, ...]) -> bool:
-    """Whether `ip` is inside one of `networks` (the PROXY senders we believe)."""
-    try:
-        address = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
-
-
-class ConnectionLimits:
-    """Open connections, in total and per client key; one instance per listener process."""
-
-    def __init__(self, total: int, per_client: int) -> None:
-        self.max_total, self.max_per_client = total, per_client
-        self.total = 0
-        self.per_client: collections.Counter[str] = collections.Counter()
-
-    def open(self) -> bool:
-        if self.total >= self.max_total:
-            return False
-        self.total += 1
-        return True
-
-    def close(self) -> None:
-        self.total -= 1
-
-    def open_client(self, key: str) -> bool:
-        if self.per_client[key] >= self.max_per_client:
-            return False
-        self.per_client[key] += 1
-        return True
-
-    def close_client(self, key: str) -> None:
-        self.per_client[key] -= 1
-        if self.per_client[key] <= 0:
-            del self.per_client[key]
-
-
-class ByteBudget:
-    """DATA bytes held in memory by all sessions of this process (catalogue B10)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def take(self, size: int) -> bool:
-        if self.used + size > self.limit:
-            return False
-        self.used += size
-        metrics.INFLIGHT_BYTES.inc(size)
-        return True
-
-    def give(self, size: int) -> None:
-        self.used -= size
-        metrics.INFLIGHT_BYTES.dec(size)
-
-    def fits(self, size: int) -> bool:
-        return self.used + size <= self.limit

@@ -40,10 +40,10 @@ async def read_header(session: Session) -> bool:
     if data.command != V2_CMD.LOCAL and data.src_addr is not None:
         session.peer_ip, session.peer_port = str(data.src_addr), int(data.src_port or 0)
         session.session.peer = (session.peer_ip, session.peer_port)  # type: ignore[assignment]
-    if not session.admit_client():
-        await session.close_with(
-            replies.too_many_connections(session.hostname, session.peer_ip), "per_ip"
-        )
+    reason = session.admit_client()
+    if reason:
+        reply = replies.too_many_connections(session.hostname, session.peer_ip)
+        await session.close_with(reply, reason)
         return False
     session.arm()
     return True

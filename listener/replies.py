@@ -17,6 +17,7 @@ BYE = "221 2.0.0 Bye"
 NON_SMTP = "221 2.7.0 Error: I can break rules, too. Goodbye."
 START_DATA = "354 End data with <CR><LF>.<CR><LF>"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down"
+TOO_BUSY = "421 4.3.2 Too busy; please try again later"
 QUEUE_ERROR = "451 4.3.0 Error: queue file write error"
 NO_STORAGE = "452 4.3.1 Insufficient system storage"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Error: too many recipients"
@@ -57,6 +58,14 @@ def too_many_errors(host: str) -> str:
 
 def too_many_connections(host: str, ip: str) -> str:
     return f"421 4.7.0 {host} Error: too many connections from {ip}"
+
+
+def too_much_mail(ip: str) -> str:
+    return f"450 4.7.1 Error: too much mail from {ip}"
+
+
+def too_many_recipients_from(ip: str) -> str:
+    return f"450 4.7.1 Error: too many recipients from {ip}"
 
 
 def proxy_refused(host: str, ip: str) -> str:

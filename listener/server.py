@@ -35,7 +35,6 @@ from mailbus.settings import Settings
 from mailbus.stores import Store, open_store
 
 log = logging.getLogger("mailbus.listener")
-PERSIST_THREADS = 64
 
 
 class Listener:
@@ -73,6 +72,8 @@ class Listener:
         deadline = time.monotonic() + (ctx.settings.shutdown_grace if grace is None else grace)
         ctx.draining = True
         self.server.close()
+        ctx.lag.stop()
+        ctx.backlog.stop()
         while ctx.sessions and time.monotonic() < deadline:
             for session in list(ctx.sessions):
                 session.shut(only_idle=True)
@@ -118,6 +119,8 @@ async def start_server(
         server = await loop.create_server(
             factory, settings.host, settings.port, reuse_port=True, backlog=1024
         )
+    ctx.lag.start()
+    ctx.backlog.start()
     return Listener(server, ctx)
 
 
@@ -178,7 +181,8 @@ def run_process(settings: Settings) -> int:
 
 async def _main(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(PERSIST_THREADS, thread_name_prefix="persist"))
+    threads = settings.max_concurrent_persists  # persist bounds its own use of the pool
+    loop.set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="persist"))
     try:
         listener = await start_server(settings)
     except OSError as exc:

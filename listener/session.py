@@ -19,7 +19,7 @@ from aiosmtpd.smtp import SMTP, TLSSetupException
 from listener import metrics, replies
 from listener.commands import safe
 from listener.context import ListenerContext
-from listener.policy import ERROR_SLEEP, client_key, trusted
+from listener.limits import ERROR_SLEEP, client_key, in_networks
 from listener.proxy import read_header
 from listener.transaction import READ_SIZE, Transaction
 from mailbus.logs import log_event
@@ -29,6 +29,8 @@ JUNK = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP", "EHLO", "HELO"})
 ENDS_GROUP = frozenset({"EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"})  # RFC 2920 §3.1
 NON_SMTP = frozenset({"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "USER"})
 COMMAND_MAX, MAIL_MAX = 512, 600  # with CRLF; MAIL may carry SIZE/BODY/SMTPUTF8 after EHLO
+# How a client that never sent a line can end: a health check (B15), logged at debug only.
+PROBE_ENDS = frozenset({"client", "eof", "ConnectionResetError", "IncompleteReadError"})
 
 
 class Session(Transaction):
@@ -50,11 +52,11 @@ class Session(Transaction):
         self.errors = self.junk = self.messages = self.held = 0
         self.phase = "greeting"
         self.peer_ip, self.peer_port = "?", 0
+        self.client, self.exempt = "?", False
         self.notes = set()
         self.started = time.monotonic()
         self.close_reason = "client"
-        self._admitted = False
-        self._client: str | None = None
+        self._admitted = self._counted = self.spoke = False
 
     # -- connection lifecycle -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -68,18 +70,22 @@ class Session(Transaction):
         ctx, host = self.ctx, self.hostname
         address: Any = transport.get_extra_info("peername") or ("?", 0)
         self.peer_ip, self.peer_port = str(address[0]), int(address[1])
-        refusal = None
+        refusal, reason = None, ""
         if ctx.draining:
             refusal, reason = replies.SHUTTING_DOWN, "draining"
+        elif ctx.lag.busy:
+            refusal, reason = replies.TOO_BUSY, "busy"
         elif not ctx.limits.open():
             refusal, reason = replies.too_many_connections(host, self.peer_ip), "connections"
         else:
             self._admitted = True
             if ctx.settings.proxy_protocol != "off":
-                if not trusted(self.peer_ip, ctx.settings.proxy_trusted):
+                if not in_networks(self.peer_ip, ctx.settings.proxy_trusted):
                     refusal, reason = replies.proxy_refused(host, self.peer_ip), "proxy_untrusted"
-            elif not self.admit_client():
-                refusal, reason = replies.too_many_connections(host, self.peer_ip), "per_ip"
+            else:
+                reason = self.admit_client() or ""
+                if reason:
+                    refusal = replies.too_many_connections(host, self.peer_ip)
         if refusal is not None:
             self.count(reason)
             log_event(log, "session.refused", peer=self.peer_ip, reason=reason)
@@ -92,17 +98,26 @@ class Session(Transaction):
         metrics.CONNECTIONS.inc()
         super().connection_made(transport)
 
-    def admit_client(self) -> bool:
-        key = client_key(self.peer_ip)
-        if not self.ctx.limits.open_client(key):
-            return False
-        self._client = key
-        return True
+    def admit_client(self) -> str | None:
+        """Per-client connection count and rate, on the real client (after any PROXY header):
+        None when admitted, else the reason ("per_ip" or "connection_rate")."""
+        settings = self.ctx.settings
+        self.client = client_key(self.peer_ip)
+        self.exempt = in_networks(self.peer_ip, settings.limit_exempt)
+        if self.exempt:
+            return None
+        if not self.ctx.limits.open_client(self.client):
+            return "per_ip"
+        if not self.ctx.connection_rate.allow(self.client):
+            self.ctx.limits.close_client(self.client)
+            return "connection_rate"
+        self._counted = True
+        return None
 
     def _release(self) -> None:
-        if self._client is not None:
-            self.ctx.limits.close_client(self._client)
-            self._client = None
+        if self._counted:
+            self.ctx.limits.close_client(self.client)
+            self._counted = False
         if self._admitted:
             self.ctx.limits.close()
             self._admitted = False
@@ -114,10 +129,13 @@ class Session(Transaction):
         if self in self.ctx.sessions:
             self.ctx.sessions.discard(self)
             metrics.CONNECTIONS.dec()
+            if not self.spoke and self.close_reason in PROBE_ENDS:
+                self.close_reason = "probe"
             metrics.SESSIONS.labels(self.close_reason.split()[0]).inc()
             log_event(
                 log,
                 "session.end",
+                level=logging.DEBUG if self.close_reason == "probe" else logging.INFO,
                 peer=f"{self.peer_ip}:{self.peer_port}",
                 helo=safe(self.session.host_name or "") if self.session else "",
                 tls=self._tls_protocol is not None,
@@ -200,6 +218,7 @@ class Session(Transaction):
                     self.close_reason = "eof"
                     self.transport.close()
                     return
+                self.spoke = True
                 self.phase = "command"
                 if line:
                     self.arm()

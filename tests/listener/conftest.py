@@ -51,8 +51,13 @@ class Running:
 class Client:
     """A raw SMTP client: bytes out, reply lines in."""
 
-    def __init__(self, port: int, *, timeout: float = 10.0, greet: bool = True) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(
+        self, port: int, *, timeout: float = 10.0, greet: bool = True, source: str = "127.0.0.1"
+    ) -> None:
+        """`source` is the client's own loopback address: another one is another client IP."""
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
+        )
         self.buffer = b""
         if greet:
             assert self.reply().startswith("220 ")
@@ -144,8 +149,9 @@ def make_listener(
 ) -> Iterator[Callable[..., Running]]:
     running: list[Running] = []
 
-    def make(*, store: Any = None, **changes: Any) -> Running:
-        kwargs = {"store": store} if store is not None else {}
+    def make(*, store: Any = None, connection: Any = None, **changes: Any) -> Running:
+        kwargs = {"store": store, "connection": connection}
+        kwargs = {name: value for name, value in kwargs.items() if value is not None}
         server = Running(settings_for(redis_server, **changes), **kwargs)
         running.append(server)
         return server

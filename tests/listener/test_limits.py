@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from listener.policy import client_key
+from listener.limits import client_key
 from tests.listener.conftest import HOST, Client, Running, stored
 
 TOO_MANY_ERRORS = f"421 4.7.0 {HOST} Error: too many errors"

@@ -1,0 +1,134 @@
+"""How much one client, and the process as a whole, may use: connections, rates, DATA bytes.
+
+Clients are keyed by IPv4 address or IPv6 /64 (one host usually owns a whole /64). Counters live
+in memory, per listener process, like Postfix's anvil: they are lost on restart, and with
+`--processes N` a client spread over N processes by the kernel gets up to N times each rate. That
+is the price of never making a limiter a dependency: nothing here can fail, so mail never waits
+on it (catalogue B09 allows shared Redis counters only if they fail open; these cannot fail).
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import time
+from collections.abc import Callable
+
+from listener import metrics
+
+RATE_WINDOW = 60.0  # seconds; Postfix anvil_rate_time_unit
+ERROR_SLEEP = 1.0  # seconds added before each reply once a session passes the soft error limit
+
+
+def client_key(ip: str) -> str:
+    """The key one client is counted under: the IPv4 address or the IPv6 /64."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def in_networks(ip: str, networks: tuple[str, ...]) -> bool:
+    """Whether `ip` is inside one of `networks` (trusted PROXY senders, exempt clients)."""
+    if not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
+class RateLimiter:
+    """Events per client key in a sliding minute, estimated from two fixed windows.
+
+    The estimate is the current window's count plus the previous window's count weighted by how
+    much of it still overlaps the last minute (O(1) memory per key, unlike a list of timestamps).
+    All keys share window boundaries, so each roll forgets clients idle for two windows. Refused
+    events are not counted: a client over the limit gets back in as its window slides."""
+
+    def __init__(
+        self,
+        limit: int,
+        *,
+        window: float = RATE_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self.start = clock()
+        self.current: collections.Counter[str] = collections.Counter()
+        self.previous: collections.Counter[str] = collections.Counter()
+
+    def allow(self, key: str) -> bool:
+        """Count one event for `key`; False (nothing counted) if it would pass the limit."""
+        if self.limit <= 0:
+            return True
+        now = self.clock()
+        rolled = int((now - self.start) // self.window)
+        if rolled:
+            self.previous = self.current if rolled == 1 else collections.Counter()
+            self.current = collections.Counter()
+            self.start += rolled * self.window
+        overlap = 1.0 - (now - self.start) / self.window
+        if self.previous[key] * overlap + self.current[key] + 1 > self.limit:
+            return False
+        self.current[key] += 1
+        return True
+
+
+class ConnectionLimits:
+    """Open connections, in total and per client key; one instance per listener process."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.max_total, self.max_per_client = total, per_client
+        self.total = 0
+        self.per_client: collections.Counter[str] = collections.Counter()
+
+    def open(self) -> bool:
+        if self.total >= self.max_total:
+            return False
+        self.total += 1
+        return True
+
+    def close(self) -> None:
+        self.total -= 1
+
+    def open_client(self, key: str) -> bool:
+        if self.per_client[key] >= self.max_per_client:
+            return False
+        self.per_client[key] += 1
+        return True
+
+    def close_client(self, key: str) -> None:
+        self.per_client[key] -= 1
+        if self.per_client[key] <= 0:
+            del self.per_client[key]
+
+
+class ByteBudget:
+    """DATA bytes held in memory by all sessions of this process (catalogue B10)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        metrics.INFLIGHT_BYTES.inc(size)
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
+        metrics.INFLIGHT_BYTES.dec(size)
+
+    def fits(self, size: int) -> bool:
+        return self.used + size <= self.limit

@@ -1,0 +1,111 @@
+"""Overload guards for one listener process: event-loop lag (B13) and queue backlog (B14).
+
+`LoopLag` is a task that sleeps a tenth of a second and measures how late it wakes; above
+MAILBUS_MAX_LOOP_LAG new connections are refused with 421 4.3.2 (sessions already open go on)
+until the lag has stayed below the threshold for a second. `Backlog` polls the RQ queue length
+from its own thread (never on the loop); above MAILBUS_QUEUE_HIGH_WATERMARK MAIL gets 452 4.3.1
+until the queue drains below 90 % of it. A Redis it cannot read counts as no backlog: persist
+answers 451 for a Redis that is really down. Each guard logs once on entering and leaving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import redis
+
+from mailbus.logs import log_event
+from mailbus.queue import message_queue
+from mailbus.settings import Settings
+
+log = logging.getLogger("mailbus.listener")
+LAG_SAMPLE = 0.1  # seconds between loop-lag samples
+LAG_RECOVERY = 1.0  # seconds the lag must stay below the threshold before we accept again
+BACKLOG_POLL = 1.0  # seconds between LLEN polls
+BACKLOG_RESUME = 0.9  # fraction of the high watermark below which MAIL is accepted again
+
+
+class LoopLag:
+    """Whether this process's event loop is too late to take new connections."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.busy = False
+        self.lag = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.threshold > 0:
+            self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        calm_since = loop.time()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_SAMPLE)
+            now = loop.time()
+            self.lag = max(0.0, now - before - LAG_SAMPLE)
+            if self.lag > self.threshold:
+                calm_since = now
+                if not self.busy:
+                    self.busy = True
+                    log_event(log, "listener.loop_lagging", level=logging.CRITICAL, lag=self.lag)
+            elif self.busy and now - calm_since >= LAG_RECOVERY:
+                self.busy = False
+                log_event(log, "listener.loop_recovered", level=logging.WARNING, lag=self.lag)
+
+
+class Backlog:
+    """Whether the RQ queue is so long that we should stop taking mail for now."""
+
+    def __init__(self, settings: Settings, connection: redis.Redis) -> None:
+        self.high = settings.queue_high_watermark
+        self.low = int(self.high * BACKLOG_RESUME)
+        self.key = message_queue(connection, settings).key
+        self.connection = connection
+        self.full = False
+        self._stop = threading.Event()
+        self._unreadable = False
+
+    def start(self) -> None:
+        if self.high > 0:
+            threading.Thread(target=self._poll, name="backlog", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _poll(self) -> None:
+        while True:
+            self._check()
+            if self._stop.wait(BACKLOG_POLL):
+                return
+
+    def _check(self) -> None:
+        """One poll: read the queue length and move between the full and accepting states."""
+        try:
+            length = int(self.connection.llen(self.key))  # type: ignore[arg-type]
+        except redis.RedisError as exc:
+            if not self._unreadable:
+                log_event(log, "listener.backlog_unknown", level=logging.WARNING, error=repr(exc))
+            self._unreadable = True
+            self._set(False, None)
+            return
+        self._unreadable = False
+        if length >= self.high:
+            self._set(True, length)
+        elif length < self.low:
+            self._set(False, length)
+
+    def _set(self, full: bool, length: int | None) -> None:
+        if full == self.full:
+            return
+        self.full = full
+        event = "listener.backlog_full" if full else "listener.backlog_drained"
+        log_event(log, event, level=logging.ERROR if full else logging.WARNING, length=length)
