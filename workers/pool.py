@@ -83,6 +83,7 @@ class Supervisor:
         self.scheduler = RQScheduler(
             [settings.queue], connection=self.ctx.connection, serializer=JSONSerializer,
             name=f"mailbus-scheduler.{worker_name(os.getpid())}",
+            logging_level=settings.log_level.upper(),
         )  # fmt: skip
         self.next_schedule = 0.0
         self.next_backstop = 0.0

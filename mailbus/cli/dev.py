@@ -35,6 +35,7 @@ def run_dev(*, port: int, workers: int, directory: str) -> int:
         "MAILBUS_HANDLERS": base.handlers or EXAMPLE_HANDLERS,
         "MAILBUS_RETRY_BACKOFF": os.environ.get("MAILBUS_RETRY_BACKOFF", "2,10,30"),
         "MAILBUS_LOG_LEVEL": os.environ.get("MAILBUS_LOG_LEVEL", "warning"),
+        "MAILBUS_EMF_INTERVAL": os.environ.get("MAILBUS_EMF_INTERVAL", "0"),
     }
     print(
         f"mailbus dev: SMTP on 127.0.0.1:{port} for {env['MAILBUS_DOMAINS']}\n"
