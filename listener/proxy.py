@@ -1,6 +1,7 @@
-"""PROXY protocol (HAProxy v1/v2) in front of the SMTP dialogue, behind a TCP load balancer.
+"""Before the first command: the PROXY header, the greeting and the early-talker check.
 
-With MAILBUS_PROXY_PROTOCOL=v1|v2 every connection must start with that header (never guessed,
+PROXY protocol (HAProxy v1/v2) names the real client behind a TCP load balancer. With
+MAILBUS_PROXY_PROTOCOL=v1|v2 every connection must start with that header (never guessed,
 HAProxy spec §2), only from MAILBUS_PROXY_TRUSTED networks (checked at accept). The client
 address it carries replaces the balancer's for logs, the trace header and per-IP limits. A v2
 LOCAL header (the balancer's own health check) keeps the balancer's address.
@@ -8,12 +9,14 @@ LOCAL header (the balancer's own health check) keeps the balancer's address.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from aiosmtpd.proxy_protocol import V2_CMD, get_proxy
 
 from listener import replies
+from listener.commands import safe
 from mailbus.logs import log_event
 
 if TYPE_CHECKING:
@@ -21,6 +24,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mailbus.listener")
 PROXY_TIMEOUT = 5.0  # Postfix smtpd_upstream_proxy_timeout
+
+
+async def greet(session: Session) -> bool:
+    """PROXY header if configured, then the 220 (after MAILBUS_GREET_WAIT, refusing clients
+    that talk before it, catalogue A10); False when the session is over already."""
+    settings = session.ctx.settings
+    if settings.proxy_protocol != "off" and not await read_header(session):
+        return False
+    banner = f"220 {session.hostname} ESMTP mailbus"
+    if settings.greet_wait > 0:
+        await session._send_raw(banner.replace("220 ", "220-", 1))
+        await asyncio.sleep(settings.greet_wait)
+        early = bytes(session._reader._buffer[:100])  # type: ignore[attr-defined]
+        if early:
+            log_event(log, "session.pregreet", peer=session.peer_ip, first=safe(early))
+            await session.close_with(replies.PREGREET, "pregreet")
+            return False
+    await session._send_raw(banner)
+    return True
 
 
 async def read_header(session: Session) -> bool:

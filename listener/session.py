@@ -20,7 +20,7 @@ from listener import metrics, replies
 from listener.commands import safe
 from listener.context import ListenerContext
 from listener.limits import ERROR_SLEEP, client_key, in_networks
-from listener.proxy import read_header
+from listener.proxy import greet
 from listener.transaction import READ_SIZE, Transaction
 from mailbus.logs import log_event
 
@@ -203,7 +203,7 @@ class Session(Transaction):
     # -- the command loop -----------------------------------------------------------------
     async def _handle_client(self) -> None:
         try:
-            if not await self._greet():
+            if not await greet(self):
                 return
             while self.transport is not None:
                 if self.ctx.draining:
@@ -230,22 +230,6 @@ class Session(Transaction):
             reply = await self.handle_exception(error)
             if self.transport is not None:
                 await self.close_with(reply, "internal_error")
-
-    async def _greet(self) -> bool:
-        settings = self.ctx.settings
-        if settings.proxy_protocol != "off" and not await read_header(self):
-            return False
-        banner = f"220 {self.hostname} ESMTP mailbus"
-        if settings.greet_wait > 0:
-            await self._send_raw(banner.replace("220 ", "220-", 1))
-            await asyncio.sleep(settings.greet_wait)
-            early = bytes(self._reader._buffer[:100])  # type: ignore[attr-defined]
-            if early:
-                log_event(log, "session.pregreet", peer=self.peer_ip, first=safe(early))
-                await self.close_with(replies.PREGREET, "pregreet")
-                return False
-        await self._send_raw(banner)
-        return True
 
     async def _dispatch(self, line: bytes) -> None:
         assert self.session is not None
