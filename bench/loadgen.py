@@ -29,18 +29,22 @@ class Refused(Exception):
     """A reply other than the one the step expects; its text is the error reason."""
 
 
-async def _reply(reader: asyncio.StreamReader) -> int:
+async def _reply(reader: asyncio.StreamReader) -> bytes:
+    """The last line of one (possibly multi-line) reply."""
     while True:
         line = await reader.readline()
         if len(line) < 4:
             raise Refused("connection closed" if not line else f"bad reply {line[:40]!r}")
         if line[3:4] != b"-":
-            return int(line[:3])
+            return line
 
 
 async def _expect(reader: asyncio.StreamReader, step: str, wanted: int) -> None:
-    code = await _reply(reader)
-    if code != wanted:
+    line = await _reply(reader)
+    if int(line[:3]) != wanted:
+        # The code and the enhanced status code, when the reply has one ("421 4.7.0").
+        words = line.decode("ascii", "replace").split()
+        code = " ".join(words[:2]) if len(words) > 1 and words[1][:1] in "245" else words[0]
         raise Refused(f"{step} {code}")
 
 
