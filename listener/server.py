@@ -31,6 +31,7 @@ from listener.session import Session
 from mailbus import logs
 from mailbus.connections import redis_connection
 from mailbus.logs import log_event
+from mailbus.metrics import process_exited as metrics_process_exited
 from mailbus.settings import Settings
 from mailbus.stores import Store, open_store
 
@@ -104,7 +105,9 @@ async def start_server(
             settings.redis_url, fail_fast=True, timeout=settings.persist_timeout
         )
     if store is None:
-        store = open_store(settings.store, connection, raw_ttl=settings.raw_ttl)
+        store = open_store(
+            settings.store, connection, raw_ttl=settings.raw_ttl, timeout=settings.persist_timeout
+        )
     ctx = ListenerContext.build(
         settings, Persister(settings, store, connection), tls.load(settings)
     )
@@ -241,11 +244,13 @@ def supervise(settings: Settings, processes: int) -> int:
                 continue
             restarts = [t for t in restarts if time.monotonic() - t < 60] + [time.monotonic()]
             log_event(log, "listener.child_died", level=logging.ERROR, code=child.exitcode)
+            metrics_process_exited(child.pid)
             if len(restarts) > 5 * processes:
                 forward(signal.SIGTERM, None)
                 break
             children[index] = spawn()
     for child in children:
         child.join()
+        metrics_process_exited(child.pid)
     failed = [c.exitcode for c in children if c.exitcode not in (0, -signal.SIGTERM)]
     return 1 if failed or len(restarts) > 5 * processes else 0

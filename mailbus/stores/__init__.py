@@ -29,13 +29,18 @@ __all__ = [
 ]
 
 
-def open_store(url: str, connection: redis.Redis, *, raw_ttl: int | None = None) -> Store:
-    """Build the store named by MAILBUS_STORE; `connection` serves the `redis` store."""
+def open_store(
+    url: str, connection: redis.Redis, *, raw_ttl: int | None = None, timeout: float = 60.0
+) -> Store:
+    """Build the store named by MAILBUS_STORE; `connection` serves the `redis` store.
+
+    `timeout` bounds one S3 request (connect and each read); the listener passes its persist
+    timeout so a stalled S3 cannot hold a persist slot for minutes."""
     if url == "redis":
         return RedisStore(connection, raw_ttl=raw_ttl)
     parts = urlsplit(url)
     if parts.scheme == "s3":
-        return S3Store(bucket=parts.netloc, prefix=parts.path.strip("/"))
+        return S3Store(bucket=parts.netloc, prefix=parts.path.strip("/"), timeout=timeout)
     if parts.scheme == "file":
         return FileStore(parts.path)
     raise ValueError(f"unknown store {url!r}")

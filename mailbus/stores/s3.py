@@ -19,12 +19,19 @@ _MISSING = ("NoSuchKey", "404", "NotFound")
 
 
 class S3Store:
-    def __init__(self, bucket: str, prefix: str = "", *, client: Any = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str = "", *, client: Any = None, timeout: float = 60.0
+    ) -> None:
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = f"s3://{bucket}/{prefix}"
         self.client = client or boto3.client(
-            "s3", config=Config(retries={"max_attempts": 3, "mode": "standard"})
+            "s3",
+            config=Config(
+                retries={"max_attempts": 3, "mode": "standard"},
+                connect_timeout=min(timeout, 10.0),
+                read_timeout=timeout,
+            ),
         )
 
     def put_raw(self, key: str, data: bytes, *, pipeline: Any = None) -> None:
