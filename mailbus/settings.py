@@ -8,147 +8,17 @@ reads `os.environ`.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from mailbus import envvalues as values
 from mailbus.errors import ConfigError
-
-
-def _str(value: str) -> str:
-    return value.strip()
-
-
-def _optional_str(value: str) -> str | None:
-    return value.strip() or None
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number <= 0:
-        raise ValueError("must be a positive integer")
-    return number
-
-
-def _non_negative_int(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError("must be zero or a positive integer")
-    return number
-
-
-def _optional_port(value: str) -> int | None:
-    return _port(value) if value.strip() else None
-
-
-def _port(value: str) -> int:
-    number = int(value)
-    if not 0 <= number <= 65535:
-        raise ValueError("must be a TCP port between 0 and 65535")
-    return number
-
-
-def _positive_float(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise ValueError("must be a positive number of seconds")
-    return number
-
-
-def _domains(value: str) -> tuple[str, ...]:
-    domains = tuple(d.strip().lower().rstrip(".") for d in value.split(",") if d.strip())
-    for domain in domains:
-        bare = domain.removeprefix("*.")
-        if not bare or "*" in bare or "@" in domain or " " in domain:
-            raise ValueError(f"{domain!r} is not a domain or a '*.domain' wildcard")
-    return domains
-
-
-def _backoff(value: str) -> tuple[int, ...]:
-    steps = tuple(_non_negative_int(step) for step in value.split(",") if step.strip())
-    if not steps:
-        raise ValueError("must list at least one delay in seconds, e.g. 10,60,300")
-    return steps
-
-
-def _store(value: str) -> str:
-    value = value.strip()
-    if value == "redis":
-        return value
-    parts = urlsplit(value)
-    if parts.scheme == "s3" and parts.netloc:
-        return value
-    if parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc:
-        return value
-    raise ValueError("must be 'redis', 's3://bucket/prefix' or 'file:///absolute/path'")
-
-
-def _redis_url(value: str) -> str:
-    value = value.strip()
-    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("must be a redis://, rediss:// or unix:// URL")
-    return value
-
-
-def _handlers(value: str) -> str | None:
-    value = value.strip()
-    if not value:
-        return None
-    module, sep, attr = value.partition(":")
-    if not sep or not module or not attr.isidentifier():
-        raise ValueError("must look like 'package.module:router'")
-    return value
-
-
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        value = value.strip().lower()
-        if value not in allowed:
-            raise ValueError("must be one of " + ", ".join(allowed))
-        return value
-
-    return parse
-
-
-def _non_negative_float(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise ValueError("must be zero or a positive number of seconds")
-    return number
-
-
-def _bool(value: str) -> bool:
-    value = value.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _networks(value: str) -> tuple[str, ...]:
-    nets = tuple(n.strip() for n in value.split(",") if n.strip())
-    for net in nets:
-        ipaddress.ip_network(net, strict=False)
-    return nets
-
-
-def _redis_wait(value: str) -> str:
-    """'' (off), 'N' (WAIT for N replicas), 'aof' or 'aof+N' (WAITAOF local fsync [+N replicas])."""
-    value = value.strip().lower()
-    count = value.removeprefix("aof").removeprefix("+")
-    if value in ("", "0", "off") or (value.startswith("aof") and (not count or count.isdigit())):
-        return "" if value in ("0", "off") else value
-    if value.isdigit():
-        return value
-    raise ValueError("must be N (replicas), 'aof' or 'aof+N'")
 
 
 def _var(env: str, parse: Callable[[str], Any], default: Any, meaning: str) -> Any:
@@ -175,244 +45,252 @@ class Settings:
 
     redis_url: str = _var(
         "MAILBUS_REDIS_URL",
-        _redis_url,
+        values.redis_url,
         "redis://localhost:6379/0",
         "queue (and raw store when MAILBUS_STORE=redis)",
     )
     store: str = _var(
         "MAILBUS_STORE",
-        _store,
+        values.store,
         "redis",
         "raw + attachment store: redis, s3://bucket/prefix, file:///abs/path",
     )
-    host: str = _var("MAILBUS_HOST", _str, "0.0.0.0", "listen address")
-    port: int = _var("MAILBUS_PORT", _port, 2525, "listen port")
+    host: str = _var("MAILBUS_HOST", values.text, "0.0.0.0", "listen address")
+    port: int = _var("MAILBUS_PORT", values.port, 2525, "listen port")
     domains: tuple[str, ...] = _var(
         "MAILBUS_DOMAINS",
-        _domains,
+        values.domains,
         (),
         "accepted recipient domains, comma separated, *.example.com allowed",
     )
     handlers: str | None = _var(
-        "MAILBUS_HANDLERS", _handlers, None, "package.module:router, the user's router object"
+        "MAILBUS_HANDLERS", values.handlers, None, "package.module:router, the user's router object"
     )
-    queue: str = _var("MAILBUS_QUEUE", _str, "mailbus", "RQ queue name")
+    queue: str = _var("MAILBUS_QUEUE", values.text, "mailbus", "RQ queue name")
     max_message_size: int = _var(
-        "MAILBUS_MAX_MESSAGE_SIZE", _positive_int, 26_214_400, "bytes; advertised with SIZE"
+        "MAILBUS_MAX_MESSAGE_SIZE", values.positive_int, 26_214_400, "bytes; advertised with SIZE"
     )
     max_recipients: int = _var(
-        "MAILBUS_MAX_RECIPIENTS", _positive_int, 100, "per transaction; more gets 452 4.5.3"
+        "MAILBUS_MAX_RECIPIENTS", values.positive_int, 100, "per transaction; more gets 452 4.5.3"
     )
     timeout: float = _var(
-        "MAILBUS_TIMEOUT", _positive_float, 300.0, "seconds a client may stay silent"
+        "MAILBUS_TIMEOUT", values.positive_float, 300.0, "seconds a client may stay silent"
     )
     max_connections: int = _var(
-        "MAILBUS_MAX_CONNECTIONS", _positive_int, 1000, "over it: 421 4.7.0 and close"
+        "MAILBUS_MAX_CONNECTIONS", values.positive_int, 1000, "over it: 421 4.7.0 and close"
     )
     max_connections_per_ip: int = _var(
         "MAILBUS_MAX_CONNECTIONS_PER_IP",
-        _positive_int,
+        values.positive_int,
         20,
         "per client IP (IPv6 per /64); over it: 421 4.7.0 and close",
     )
     tls_cert: str | None = _var(
         "MAILBUS_TLS_CERT",
-        _optional_str,
+        values.optional_text,
         None,
         "PEM certificate file; when set STARTTLS is offered",
     )
-    tls_key: str | None = _var("MAILBUS_TLS_KEY", _optional_str, None, "PEM private key file")
+    tls_key: str | None = _var(
+        "MAILBUS_TLS_KEY", values.optional_text, None, "PEM private key file"
+    )
     metrics_port: int | None = _var(
         "MAILBUS_METRICS_PORT",
-        _optional_port,
+        values.optional_port,
         None,
         "when set, Prometheus /metrics, /healthz and /readyz on that port",
     )
     emf_interval: int = _var(
         "MAILBUS_EMF_INTERVAL",
-        _non_negative_int,
+        values.non_negative_int,
         60,
         "seconds between the workers' CloudWatch QueueDepth lines (embedded metrics); 0 = off",
     )
     hostname: str = _var(
         "MAILBUS_HOSTNAME",
-        _str,
+        values.text,
         "",
         "name in the greeting and Received: header (default: this machine's FQDN)",
     )
     persist_timeout: float = _var(
         "MAILBUS_PERSIST_TIMEOUT",
-        _positive_float,
+        values.positive_float,
         30.0,
         "seconds to store + enqueue a message before answering 451 4.3.0",
     )
     retries: int = _var(
-        "MAILBUS_RETRIES", _non_negative_int, 5, "times a failing handler is retried"
+        "MAILBUS_RETRIES", values.non_negative_int, 5, "times a failing handler is retried"
     )
     retry_backoff: tuple[int, ...] = _var(
         "MAILBUS_RETRY_BACKOFF",
-        _backoff,
+        values.backoff,
         (10, 60, 300, 900, 3600),
         "seconds between retries, comma separated; the last repeats",
     )
     job_timeout: int = _var(
-        "MAILBUS_JOB_TIMEOUT", _positive_int, 300, "seconds one message may take in a worker"
+        "MAILBUS_JOB_TIMEOUT", values.positive_int, 300, "seconds one message may take in a worker"
     )
     dedupe_window: int = _var(
         "MAILBUS_DEDUPE_WINDOW",
-        _positive_int,
+        values.positive_int,
         7 * 86_400,
         "seconds in which a re-sent identical message reaches handlers only once",
     )
     raw_ttl: int = _var(
         "MAILBUS_REDIS_RAW_TTL",
-        _positive_int,
+        values.positive_int,
         7 * 86_400,
         "seconds raw messages live in Redis with MAILBUS_STORE=redis",
     )
     worker_memory_limit: int = _var(
         "MAILBUS_WORKER_MEMORY_LIMIT",
-        _non_negative_int,
+        values.non_negative_int,
         2048,
         "MiB of heap one worker process may use (RLIMIT_DATA); 0 turns the limit off",
     )
     poison_crashes: int = _var(
         "MAILBUS_POISON_CRASHES",
-        _positive_int,
+        values.positive_int,
         3,
         "worker deaths while processing one message before it is dead-lettered as poison",
     )
     reconcile_interval: int = _var(
         "MAILBUS_RECONCILE_INTERVAL",
-        _non_negative_int,
+        values.non_negative_int,
         300,
         "seconds between worker sweeps for stored messages without a job (s3/file); 0 = off",
     )
     reconcile_grace: int = _var(
         "MAILBUS_RECONCILE_GRACE",
-        _positive_int,
+        values.positive_int,
         600,
         "seconds a stored message must be old before a sweep may enqueue it",
     )
     bare_lf: str = _var(
         "MAILBUS_BARE_LF",
-        _choice("accept", "reject"),
+        values.choice("accept", "reject"),
         "accept",
         "bare LF/CR in DATA or commands: accept (stored verbatim, flagged) or reject (550 5.5.2)",
     )
     min_data_rate: int = _var(
         "MAILBUS_MIN_DATA_RATE",
-        _positive_int,
+        values.positive_int,
         500,
         "bytes/s during DATA; each read extends the deadline by bytes/rate, up to MAILBUS_TIMEOUT",
     )
     soft_error_limit: int = _var(
-        "MAILBUS_SOFT_ERROR_LIMIT", _positive_int, 10, "errors per session before replies slow down"
+        "MAILBUS_SOFT_ERROR_LIMIT",
+        values.positive_int,
+        10,
+        "errors per session before replies slow down",
     )
     hard_error_limit: int = _var(
         "MAILBUS_HARD_ERROR_LIMIT",
-        _positive_int,
+        values.positive_int,
         20,
         "errors per session; then 421 4.7.0 and close",
     )
     junk_command_limit: int = _var(
         "MAILBUS_JUNK_COMMAND_LIMIT",
-        _positive_int,
+        values.positive_int,
         100,
         "NOOP/RSET/VRFY/HELP/EHLO per message before each one counts as an error",
     )
     max_inflight_bytes: int = _var(
         "MAILBUS_MAX_INFLIGHT_BYTES",
-        _positive_int,
+        values.positive_int,
         268_435_456,
         "DATA bytes one listener process holds at once; over it: 452 4.3.1",
     )
     proxy_protocol: str = _var(
         "MAILBUS_PROXY_PROTOCOL",
-        _choice("off", "v1", "v2"),
+        values.choice("off", "v1", "v2"),
         "off",
         "require a PROXY protocol header (from a TCP load balancer) on every connection",
     )
     proxy_trusted: tuple[str, ...] = _var(
         "MAILBUS_PROXY_TRUSTED",
-        _networks,
+        values.networks,
         ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
         "networks allowed to send PROXY headers, comma separated",
     )
     shutdown_grace: float = _var(
         "MAILBUS_SHUTDOWN_GRACE",
-        _positive_float,
+        values.positive_float,
         20.0,
         "seconds the listener drains on SIGTERM before closing what is left",
     )
     redis_wait: str = _var(
         "MAILBUS_REDIS_WAIT",
-        _redis_wait,
+        values.redis_wait,
         "",
         "before 250: N = WAIT for N replicas, aof = WAITAOF local fsync, aof+N = both",
     )
     allow_address_literals: bool = _var(
         "MAILBUS_ALLOW_ADDRESS_LITERALS",
-        _bool,
+        values.boolean,
         False,
         "accept recipients like user@[192.0.2.1]",
     )
     tls_handshake_timeout: float = _var(
-        "MAILBUS_TLS_HANDSHAKE_TIMEOUT", _positive_float, 30.0, "seconds for a STARTTLS handshake"
+        "MAILBUS_TLS_HANDSHAKE_TIMEOUT",
+        values.positive_float,
+        30.0,
+        "seconds for a STARTTLS handshake",
     )
     greet_wait: float = _var(
         "MAILBUS_GREET_WAIT",
-        _non_negative_float,
+        values.non_negative_float,
         0.0,
         "seconds to hold the greeting; clients that talk first get 521 5.5.1 (0 = off)",
     )
     connection_rate_limit: int = _var(
         "MAILBUS_CONNECTION_RATE_LIMIT",
-        _non_negative_int,
+        values.non_negative_int,
         600,
         "new connections per minute per client IP (IPv6 per /64) and process; over it: 421 4.7.0"
         " (0 = off)",
     )
     message_rate_limit: int = _var(
         "MAILBUS_MESSAGE_RATE_LIMIT",
-        _non_negative_int,
+        values.non_negative_int,
         1000,
         "MAIL commands per minute per client IP and process; over it: 450 4.7.1 (0 = off)",
     )
     recipient_rate_limit: int = _var(
         "MAILBUS_RECIPIENT_RATE_LIMIT",
-        _non_negative_int,
+        values.non_negative_int,
         5000,
         "RCPT commands per minute per client IP and process; over it: 450 4.7.1 (0 = off)",
     )
     limit_exempt: tuple[str, ...] = _var(
         "MAILBUS_LIMIT_EXEMPT",
-        _networks,
+        values.networks,
         (),
         "client networks exempt from the per-IP connection count and rate limits, comma separated",
     )
     max_loop_lag: float = _var(
         "MAILBUS_MAX_LOOP_LAG",
-        _non_negative_float,
+        values.non_negative_float,
         0.5,
         "seconds of event-loop lag above which new connections get 421 4.3.2 (0 = off)",
     )
     queue_high_watermark: int = _var(
         "MAILBUS_QUEUE_HIGH_WATERMARK",
-        _non_negative_int,
+        values.non_negative_int,
         100_000,
         "queued jobs above which MAIL gets 452 4.3.1, until below 90 % of it (0 = off)",
     )
     max_concurrent_persists: int = _var(
         "MAILBUS_MAX_CONCURRENT_PERSISTS",
-        _positive_int,
+        values.positive_int,
         64,
         "stores + enqueues one listener process runs at once; waiting counts against"
         " MAILBUS_PERSIST_TIMEOUT",
     )
     log_level: str = _var(
         "MAILBUS_LOG_LEVEL",
-        _choice("debug", "info", "warning", "error"),
+        values.choice("debug", "info", "warning", "error"),
         "info",
         "minimum level of the JSON log lines",
     )

@@ -1,0 +1,154 @@
+"""Parsers that turn one environment variable's text into a typed value.
+
+Each raises ValueError with a message that says what is expected; `Settings.from_env` prefixes it
+with the variable's name and collects every such problem into one ConfigError.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+
+def whole_number(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+
+
+def number_of(value: str) -> float:
+    try:
+        return float(value.strip())
+    except ValueError:
+        raise ValueError("must be a number") from None
+
+
+def text(value: str) -> str:
+    return value.strip()
+
+
+def optional_text(value: str) -> str | None:
+    return value.strip() or None
+
+
+def positive_int(value: str) -> int:
+    number = whole_number(value)
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    number = whole_number(value)
+    if number < 0:
+        raise ValueError("must be zero or a positive integer")
+    return number
+
+
+def optional_port(value: str) -> int | None:
+    return port(value) if value.strip() else None
+
+
+def port(value: str) -> int:
+    number = whole_number(value)
+    if not 0 <= number <= 65535:
+        raise ValueError("must be a TCP port between 0 and 65535")
+    return number
+
+
+def positive_float(value: str) -> float:
+    number = number_of(value)
+    if number <= 0:
+        raise ValueError("must be a positive number of seconds")
+    return number
+
+
+def domains(value: str) -> tuple[str, ...]:
+    domains = tuple(d.strip().lower().rstrip(".") for d in value.split(",") if d.strip())
+    for domain in domains:
+        bare = domain.removeprefix("*.")
+        if not bare or "*" in bare or "@" in domain or " " in domain:
+            raise ValueError(f"{domain!r} is not a domain or a '*.domain' wildcard")
+    return domains
+
+
+def backoff(value: str) -> tuple[int, ...]:
+    steps = tuple(non_negative_int(step) for step in value.split(",") if step.strip())
+    if not steps:
+        raise ValueError("must list at least one delay in seconds, e.g. 10,60,300")
+    return steps
+
+
+def store(value: str) -> str:
+    value = value.strip()
+    if value == "redis":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme == "s3" and parts.netloc:
+        return value
+    if parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc:
+        return value
+    raise ValueError("must be 'redis', 's3://bucket/prefix' or 'file:///absolute/path'")
+
+
+def redis_url(value: str) -> str:
+    value = value.strip()
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def handlers(value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    module, sep, attr = value.partition(":")
+    if not sep or not module or not attr.isidentifier():
+        raise ValueError("must look like 'package.module:router'")
+    return value
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().lower()
+        if value not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+        return value
+
+    return parse
+
+
+def non_negative_float(value: str) -> float:
+    number = number_of(value)
+    if number < 0:
+        raise ValueError("must be zero or a positive number of seconds")
+    return number
+
+
+def boolean(value: str) -> bool:
+    value = value.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def networks(value: str) -> tuple[str, ...]:
+    nets = tuple(n.strip() for n in value.split(",") if n.strip())
+    for net in nets:
+        ipaddress.ip_network(net, strict=False)
+    return nets
+
+
+def redis_wait(value: str) -> str:
+    """'' (off), 'N' (WAIT for N replicas), 'aof' or 'aof+N' (WAITAOF local fsync [+N replicas])."""
+    value = value.strip().lower()
+    count = value.removeprefix("aof").removeprefix("+")
+    if value in ("", "0", "off") or (value.startswith("aof") and (not count or count.isdigit())):
+        return "" if value in ("0", "off") else value
+    if value.isdigit():
+        return value
+    raise ValueError("must be N (replicas), 'aof' or 'aof+N'")
