@@ -43,6 +43,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--proto", action="store_true", help="use the prototype listener")
     parser.add_argument("--messages", type=int, help="worker bench: messages per run")
     parser.add_argument(
+        "--redis-wait",
+        action="store_true",
+        help="also measure MAILBUS_REDIS_WAIT=aof (slow: WAITAOF waits for the fsync)",
+    )
+    parser.add_argument(
         "--fetch-smtp-sink",
         action="store_true",
         help="unpack Postfix's smtp-sink under bench/.postfix (apt-get download), then run",
@@ -85,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                     work=work,
                     proto=True if args.proto else None,
                     peer_names=args.peers,
+                    redis_wait=args.redis_wait,
                 )
             if args.only in (None, "workers"):
                 from bench.worker_bench import run_worker_bench

