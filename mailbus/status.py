@@ -15,7 +15,13 @@ def status_key(message_id: str) -> str:
 
 
 def record(target: Any, message_id: str, ttl: int, *events: dict[str, Any]) -> None:
-    """Append events on `target` (a client or a pipeline inside the caller's transaction)."""
+    """Append events on `target`: a pipeline (the caller's transaction, executed by the caller)
+    or a client (one round trip of our own)."""
+    if not isinstance(target, redis.client.Pipeline):
+        with target.pipeline(transaction=False) as pipe:
+            record(pipe, message_id, ttl, *events)
+            pipe.execute()
+        return
     now = time.time()
     key = status_key(message_id)
     target.rpush(key, *(json.dumps({"at": now, **event}, default=str) for event in events))

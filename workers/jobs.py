@@ -23,6 +23,7 @@ from mailbus.errors import DeliveryError, NotFound, ParseFailure, StoreError
 from mailbus.logs import log_event
 from mailbus.parse import parse
 from mailbus.router import Match
+from mailbus.stores import RedisStore
 from mailbus.stores.base import attachment_key, done_key
 from workers import context
 from workers import metrics as worker_metrics
@@ -101,8 +102,7 @@ def _deliver(
             return ledger.handler_done(digest, match.name)
 
         def ok(match: Match) -> None:
-            ledger.mark_handler(digest, match.name, message_id)
-            ledger.event(message_id, "handler", handler=match.name, result="ok", attempt=attempt)
+            ledger.mark_handler(digest, match.name, message_id, result="ok", attempt=attempt)
             log_event(logger, "handler.ok", id=message_id, handler=match.name, attempt=attempt)
 
         def failed(match: Match, exc: Exception) -> None:
@@ -112,10 +112,10 @@ def _deliver(
                       handler=match.name, attempt=attempt, exc_info=exc)  # fmt: skip
 
         outcome = dispatch(matches, msg, done=done, on_success=ok, on_failure=failed, fatal=FATAL)
-        ledger.mark_delivered(digest, message_id)
         ran = [m.name for m in outcome.ran]
         skipped = [m.name for m in outcome.skipped]
-        _finish(ctx, message_id, "done", handlers=ran, skipped=skipped)
+        ledger.mark_delivered(digest, message_id, handlers=ran, skipped=skipped)
+        _mark_finished(ctx, message_id, "done")
         log_event(logger, "message.done", id=message_id, handlers=ran, skipped=skipped)
         return {"duplicate_of": None, "ran": ran, "skipped": skipped}
     finally:
@@ -170,6 +170,14 @@ def _store_attachments(ctx: context.Context, msg: Any) -> None:
 def _finish(ctx: context.Context, message_id: str, event: str, **fields: Any) -> None:
     """Timeline event plus the store's `done/<id>` marker that tells reconcile to leave it."""
     ctx.ledger.event(message_id, event, **fields)
+    _mark_finished(ctx, message_id, event)
+
+
+def _mark_finished(ctx: context.Context, message_id: str, event: str) -> None:
+    """The store's `done/<id>` marker for reconcile, which only sweeps the S3 and file stores
+    (with the Redis store raw bytes and job commit together, so there is nothing to sweep)."""
+    if isinstance(ctx.store, RedisStore):
+        return
     try:
         ctx.store.put(done_key(message_id), event.encode())
     except StoreError as exc:  # the RQ job record still says done; reconcile checks it first

@@ -56,22 +56,28 @@ class Ledger:
         """Whether `handler` already succeeded for this delivery (any message id)."""
         return bool(self.connection.hexists(self._key(digest), f"handler:{handler}"))
 
-    def mark_handler(self, digest: str, handler: str, message_id: str) -> None:
+    def mark_handler(self, digest: str, handler: str, message_id: str, **event: Any) -> None:
+        """Record that `handler` succeeded, with its timeline event, in one round trip."""
         key = self._key(digest)
         with self.connection.pipeline() as pipe:
             pipe.hset(key, f"handler:{handler}", message_id)
             pipe.expire(key, self.window)
+            status.record(
+                pipe, message_id, self.window, {"event": "handler", "handler": handler, **event}
+            )
             pipe.execute()
 
     def delivered_by(self, digest: str) -> str | None:
         """The message id whose job finished this delivery first, if any did."""
         return _text(self.connection.hget(self._key(digest), "delivered"))
 
-    def mark_delivered(self, digest: str, message_id: str) -> None:
+    def mark_delivered(self, digest: str, message_id: str, **event: Any) -> None:
+        """Record the delivery as finished by `message_id`, with its "done" event."""
         key = self._key(digest)
         with self.connection.pipeline() as pipe:
             pipe.hsetnx(key, "delivered", message_id)
             pipe.expire(key, self.window)
+            status.record(pipe, message_id, self.window, {"event": "done", **event})
             pipe.execute()
 
     def claim(
