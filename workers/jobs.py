@@ -87,7 +87,7 @@ def _deliver(
         started = time.perf_counter()
         msg = _parse(ctx, message_id, raw_key, envelope)
         parse_ms = round((time.perf_counter() - started) * 1000, 1)
-        ledger.event(message_id, "parsed", attempt=attempt, attachments=len(msg.attachments),
+        ledger.note(message_id, "parsed", attempt=attempt, attachments=len(msg.attachments),
                      defects=len(msg.defects), limits_hit=list(msg.limits_hit))  # fmt: skip
         log_event(logger, "message.parsed", id=message_id, attempt=attempt, parse_ms=parse_ms,
                   attachments=len(msg.attachments), defects=len(msg.defects),
