@@ -36,6 +36,12 @@ PROBE_ENDS = frozenset({"client", "eof", "ConnectionResetError", "IncompleteRead
 class Session(Transaction):
     line_length_limit = READ_SIZE  # sizes aiosmtpd's StreamReader: bulk DATA reads, 128 KiB cap
 
+    def __dir__(self) -> list[str]:
+        """Only the smtp_/auth_/handle_ names: aiosmtpd's __init__ scans dir() of the session
+        (three times, as protocol and as handler) on every connection, which cost more than a
+        whole 2 KB message's persist; the class's names never change, so they are listed once."""
+        return list(_HOOK_NAMES)
+
     def __init__(self, ctx: ListenerContext) -> None:
         settings = ctx.settings
         super().__init__(
@@ -278,3 +284,6 @@ def _write(transport: asyncio.BaseTransport, reply: str) -> None:
     if not transport.is_closing():
         with contextlib.suppress(AttributeError, RuntimeError):  # a TLS layer already torn down
             cast(asyncio.WriteTransport, transport).write(reply.encode() + b"\r\n")
+
+
+_HOOK_NAMES = tuple(n for n in dir(Session) if n.startswith(("smtp_", "auth_", "handle_")))
