@@ -100,8 +100,10 @@ class Commands(SMTP):
         lines += ["SMTPUTF8", "ENHANCEDSTATUSCODES"]
         if self.tls_context and self._tls_protocol is None:
             lines.append("STARTTLS")
-        for i, line in enumerate(lines):
-            await self._send_raw(("250 " if i == len(lines) - 1 else "250-") + line)
+        last = len(lines) - 1
+        await self._send_raw(  # one write, not one per line
+            "\r\n".join(("250 " if i == last else "250-") + line for i, line in enumerate(lines))
+        )
 
     async def smtp_STARTTLS(self, arg: str | None) -> None:
         if self._tls_protocol is not None:
