@@ -1,25 +1,31 @@
-"""Store + enqueue one message, in a thread, shielded from the session, bounded in time.
+"""Store + enqueue messages, shielded from the sessions, bounded in time, committed in groups.
 
 With the Redis store the raw bytes, the RQ job and the status events commit in one MULTI/EXEC,
-so neither exists without the other. With S3 or a directory the raw object is written first,
-then the job and status in one MULTI/EXEC; if that fails the object is deleted best-effort (and
-`mailbus reconcile` covers a crash in between). The blocking work runs in a thread started as its
-own task: a client that hangs up, or a session timer, cancels only the *wait*, never the write
-half-way. At most MAILBUS_MAX_CONCURRENT_PERSISTS writes run at once, so a stalled Redis or S3
-cannot pile up threads; a slot is freed when its thread ends, not when its client stops waiting.
-Waiting for a slot and for the write share one MAILBUS_PERSIST_TIMEOUT; past it the client gets
-451, and a store write that finishes later is deleted instead of enqueued. Any failure is a 451
-for the client and one log line.
+so neither exists without the other. With S3 or a directory the raw object is written first (in
+a thread of its own, so slow PUTs overlap), then the job and status in a MULTI/EXEC; if that
+fails the object is deleted best-effort (and `mailbus reconcile` covers a crash in between).
+
+All Redis writes go through one writer thread that commits whatever messages are waiting in one
+transaction (group commit, as databases do for their logs): under load that is one round trip,
+one thread wake-up and one MAILBUS_REDIS_WAIT for many messages, and it never changes what any
+single message gets, since a transaction commits all or nothing.
+
+A client that hangs up, or a session timer, cancels only the *wait*, never a write half-way. At
+most MAILBUS_MAX_CONCURRENT_PERSISTS messages are in flight, so a stalled Redis or S3 cannot
+pile them up. Waiting for a slot and for the write share one MAILBUS_PERSIST_TIMEOUT; past it
+the client gets 451, and a message whose client already has its 451 is dropped before it is
+written (its raw object deleted) instead of enqueued. Any failure is a 451 and one log line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -33,6 +39,7 @@ from mailbus.status import record
 from mailbus.stores import RedisStore, Store, raw_key
 
 log = logging.getLogger("mailbus.listener")
+MAX_GROUP = 64  # messages per transaction: bounds one EXEC's size and latency
 
 
 class WaitFailed(StoreError):
@@ -40,7 +47,7 @@ class WaitFailed(StoreError):
 
 
 class TooLate(StoreError):
-    """The raw object was stored after the client had its 451: it is removed, never enqueued."""
+    """The message's client already had its 451: it is dropped, never enqueued."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,24 @@ class Message:
     size: int
 
 
+@dataclass
+class _Pending:
+    """A message handed to the writer thread, and the future its session waits on."""
+
+    message: Message
+    deadline: float
+    done: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+    raw_stored: bool = False  # S3/file: the raw object is written, only the job is left
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = raw_key(self.message.message_id)
+
+    def settle(self, error: BaseException | None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.done, error)
+
+
 class Persister:
     """Makes messages durable; one per listener process, shared by all sessions."""
 
@@ -61,85 +86,131 @@ class Persister:
         self.settings = settings
         self.store = store
         self.connection = connection
-        self._local = threading.local()
         self.inflight: set[asyncio.Future[None]] = set()
         self.slots = asyncio.Semaphore(settings.max_concurrent_persists)
+        self._atomic = isinstance(store, RedisStore)
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
 
     async def persist(self, message: Message, *, on_late: Callable[[str], None]) -> None:
         """Return once `message` is durable; raise on failure or after the persist timeout.
 
         `on_late(outcome)` is called if the write finishes after our caller stopped waiting."""
-        timeout = self.settings.persist_timeout
-        deadline = time.monotonic() + timeout
-        await asyncio.wait_for(self.slots.acquire(), timeout)  # TimeoutError: all slots stuck
-        task = asyncio.ensure_future(asyncio.to_thread(self._write, message, deadline))
-        self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard)
-        task.add_done_callback(lambda _: self.slots.release())
+        deadline = time.monotonic() + self.settings.persist_timeout
+        await asyncio.wait_for(self.slots.acquire(), self.settings.persist_timeout)
+        loop = asyncio.get_running_loop()
+        pending = _Pending(message, deadline, loop.create_future(), loop)
+        self.inflight.add(pending.done)
+        pending.done.add_done_callback(self.inflight.discard)
+        pending.done.add_done_callback(lambda _: self.slots.release())
+        if self._atomic:
+            self._submit(pending)
+        else:
+            loop.run_in_executor(None, self._store_raw, pending)
         try:
-            await asyncio.wait_for(asyncio.shield(task), deadline - time.monotonic())
+            await asyncio.wait_for(asyncio.shield(pending.done), deadline - time.monotonic())
         except BaseException:
-            if not task.done():
-                task.add_done_callback(lambda t: on_late(_outcome(t)))
+            if not pending.done.done():
+                pending.done.add_done_callback(lambda f: on_late(_outcome(f)))
             raise
 
-    def _write(self, message: Message, deadline: float) -> None:
-        client = self._client()
-        key = raw_key(message.message_id)
+    def _store_raw(self, pending: _Pending) -> None:
+        """S3/file: write the raw object in this executor thread, then queue the enqueue."""
+        try:
+            self.store.put_raw(pending.key, pending.message.data)
+        except BaseException as exc:
+            pending.settle(exc)
+            return
+        pending.raw_stored = True
+        self._submit(pending)
+
+    def _submit(self, pending: _Pending) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_forever, name="persist-writer")
+            self._writer.daemon = True
+            self._writer.start()
+        self._queue.put(pending)
+
+    def _write_forever(self) -> None:
+        client = self._own_client()
+        while True:
+            group = [self._queue.get()]
+            while len(group) < MAX_GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(client, group)
+
+    def _commit(self, client: redis.Redis, group: list[_Pending]) -> None:
+        now = time.monotonic()
+        live = []
+        for pending in group:  # a client that already has its 451 must not get a job
+            if now > pending.deadline:
+                self._forget(pending)
+                pending.settle(TooLate(f"{pending.key} reached the writer after the timeout"))
+            else:
+                live.append(pending)
+        if not live:
+            return
+        try:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.multi()  # before any command, or RQ's enqueue refuses the pipeline
+                for pending in live:
+                    self._queue_commands(client, pipe, pending)
+                pipe.execute()
+            if self.settings.redis_wait:
+                self._wait(client, min(p.deadline for p in live))
+        except BaseException as exc:  # the whole transaction failed: every message gets 451
+            for pending in live:
+                self._forget(pending)
+                pending.settle(exc)
+            return
+        for pending in live:
+            pending.settle(None)
+
+    def _queue_commands(self, client: redis.Redis, pipe: Any, pending: _Pending) -> None:
+        message, key = pending.message, pending.key
         env = message.envelope
-        events = (
+        if self._atomic:
+            self.store.put_raw(key, message.data, pipeline=pipe)
+        enqueue_message(
+            message_queue(client, self.settings),
+            self.settings,
+            message_id=message.message_id,
+            raw_key=key,
+            envelope=env,
+            digest=message.digest,
+            pipeline=pipe,
+        )
+        record(
+            pipe,
+            message.message_id,
+            self.settings.dedupe_window,
             {"event": "received", "peer": env.peer, "size": message.size, "tls": env.tls},
             {"event": "stored", "key": key, "store": self.store.url},
             {"event": "queued", "queue": self.settings.queue},
         )
-        atomic = isinstance(self.store, RedisStore)
-        if not atomic:
-            self.store.put_raw(key, message.data)
-            if time.monotonic() > deadline:
-                self._forget(key)
-                raise TooLate(f"stored {key} after the persist timeout")
-        try:
-            with client.pipeline(transaction=True) as pipe:
-                pipe.multi()
-                if atomic:
-                    self.store.put_raw(key, message.data, pipeline=pipe)
-                enqueue_message(
-                    message_queue(client, self.settings),
-                    self.settings,
-                    message_id=message.message_id,
-                    raw_key=key,
-                    envelope=env,
-                    digest=message.digest,
-                    pipeline=pipe,
-                )
-                record(pipe, message.message_id, self.settings.dedupe_window, *events)
-                pipe.execute()
-        except BaseException:
-            if not atomic:
-                self._forget(key)
-            raise
-        if self.settings.redis_wait:
-            self._wait(client, deadline)
 
-    def _forget(self, key: str) -> None:
+    def _forget(self, pending: _Pending) -> None:
+        """Delete a raw object whose job will never exist (S3/file; Redis wrote nothing)."""
+        if not pending.raw_stored:
+            return
         try:
-            self.store.delete(key)
+            self.store.delete(pending.key)
         except Exception as exc:  # best effort; reconcile finds what is left
-            log_event(log, "message.orphan_raw", level=logging.WARNING, key=key, error=repr(exc))
-
-    def _client(self) -> redis.Redis:
-        """With MAILBUS_REDIS_WAIT, a per-thread one-connection client: WAIT only counts the
-        writes made on its own connection."""
-        if not self.settings.redis_wait:
-            return self.connection
-        client = getattr(self._local, "client", None)
-        if client is None:
-            pool = self.connection.connection_pool
-            own = redis.ConnectionPool(
-                connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
+            log_event(
+                log, "message.orphan_raw", level=logging.WARNING, key=pending.key, error=repr(exc)
             )
-            client = self._local.client = redis.Redis(connection_pool=own)
-        return client
+
+    def _own_client(self) -> redis.Redis:
+        """The writer's one-connection client (same settings as ours): MAILBUS_REDIS_WAIT's
+        WAIT/WAITAOF only count the writes made on the connection that asks."""
+        pool = self.connection.connection_pool
+        own = redis.ConnectionPool(
+            connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
+        )
+        return redis.Redis(connection_pool=own)
 
     def _wait(self, client: redis.Redis, deadline: float) -> None:
         spec = self.settings.redis_wait
@@ -156,8 +227,17 @@ class Persister:
                 raise WaitFailed(f"WAIT: {acked}/{wanted} replicas acknowledged")
 
 
-def _outcome(task: asyncio.Future[Any]) -> str:
-    if task.cancelled():
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
+def _outcome(done: asyncio.Future[Any]) -> str:
+    if done.cancelled():
         return "cancelled"
-    error = task.exception()
+    error = done.exception()
     return "stored" if error is None else f"failed: {error!r}"

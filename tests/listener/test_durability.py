@@ -200,3 +200,26 @@ def test_redis_out_of_memory_gives_451(make_listener, real_redis: redis.Redis) -
         real_redis.config_set("maxmemory", 0)
     assert stored(real_redis)["raw"] == 0
     assert client.message(MSG).startswith("250 2.0.0")
+
+
+def test_concurrent_messages_commit_together_each_exactly_once(
+    make_listener,
+    redis_server: RedisServer,
+    real_redis: redis.Redis,  # type: ignore[no-untyped-def]
+) -> None:
+    """Group commit: messages whose dots arrive together share one transaction, and each still
+    gets its own 250 with its own raw bytes, job and timeline; a stall 451s the whole group."""
+    server: Running = make_listener()
+    clients = [Client(server.port) for _ in range(12)]
+    for client in clients:
+        start_data(client)
+    real_redis.execute_command("CLIENT", "PAUSE", "300", "WRITE")  # let the dots pile up
+    for client in clients:
+        client.send(MSG)
+    replies = [client.reply() for client in clients]
+    assert all(r.startswith("250 2.0.0 Ok: queued as ") for r in replies), replies
+    ids = {r.rsplit(" ", 1)[1] for r in replies}
+    assert len(ids) == 12
+    assert stored(real_redis) == {"raw": 12, "jobs": 12, "status": 12}
+    for message_id in ids:
+        assert real_redis.exists(f"mailbus:store:raw/{message_id}", f"rq:job:{message_id}") == 2
