@@ -159,15 +159,19 @@ class Persister:
                 for pending in live:
                     self._queue_commands(client, pipe, pending)
                 pipe.execute()
-            if self.settings.redis_wait:
-                self._wait(client, min(p.deadline for p in live))
         except BaseException as exc:  # the whole transaction failed: every message gets 451
             for pending in live:
                 self._forget(pending)
                 pending.settle(exc)
             return
+        error: BaseException | None = None
+        if self.settings.redis_wait:
+            try:  # the jobs exist now: a failed WAIT is a 451 whose retry dedupe catches
+                self._wait(client, min(p.deadline for p in live))
+            except BaseException as exc:
+                error = exc
         for pending in live:
-            pending.settle(None)
+            pending.settle(error)
 
     def _queue_commands(self, client: redis.Redis, pipe: Any, pending: _Pending) -> None:
         message, key = pending.message, pending.key
