@@ -76,7 +76,7 @@ class _Pending:
         self.key = raw_key(self.message.message_id)
 
     def settle(self, error: BaseException | None) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.done, error)
+        self.loop.call_soon_threadsafe(_settle, [self], error)
 
 
 class Persister:
@@ -97,7 +97,10 @@ class Persister:
 
         `on_late(outcome)` is called if the write finishes after our caller stopped waiting."""
         deadline = time.monotonic() + self.settings.persist_timeout
-        await asyncio.wait_for(self.slots.acquire(), self.settings.persist_timeout)
+        if self.slots.locked():  # only then pay for a timed wait
+            await asyncio.wait_for(self.slots.acquire(), self.settings.persist_timeout)
+        else:
+            await self.slots.acquire()
         loop = asyncio.get_running_loop()
         pending = _Pending(message, deadline, loop.create_future(), loop)
         self.inflight.add(pending.done)
@@ -108,11 +111,15 @@ class Persister:
         else:
             loop.run_in_executor(None, self._store_raw, pending)
         try:
-            await asyncio.wait_for(asyncio.shield(pending.done), deadline - time.monotonic())
-        except BaseException:
+            # asyncio.wait never cancels what it waits for: a hang-up or a timeout stops our
+            # wait, not the write.
+            await asyncio.wait((pending.done,), timeout=deadline - time.monotonic())
+        finally:
             if not pending.done.done():
                 pending.done.add_done_callback(lambda f: on_late(_outcome(f)))
-            raise
+        if not pending.done.done():
+            raise TimeoutError(f"persist of {pending.key} took over the persist timeout")
+        pending.done.result()  # raises the write's error
 
     def _store_raw(self, pending: _Pending) -> None:
         """S3/file: write the raw object in this executor thread, then queue the enqueue."""
@@ -170,8 +177,7 @@ class Persister:
                 self._wait(client, min(p.deadline for p in live))
             except BaseException as exc:
                 error = exc
-        for pending in live:
-            pending.settle(error)
+        live[0].loop.call_soon_threadsafe(_settle, live, error)  # one wake-up for the group
 
     def _queue_commands(self, client: redis.Redis, pipe: Any, pending: _Pending) -> None:
         message, key = pending.message, pending.key
@@ -231,13 +237,14 @@ class Persister:
                 raise WaitFailed(f"WAIT: {acked}/{wanted} replicas acknowledged")
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+def _settle(group: list[_Pending], error: BaseException | None) -> None:
+    for pending in group:
+        if pending.done.done():
+            continue
+        if error is None:
+            pending.done.set_result(None)
+        else:
+            pending.done.set_exception(error)
 
 
 def _outcome(done: asyncio.Future[Any]) -> str:
