@@ -75,8 +75,10 @@ def _deliver(
 ) -> dict[str, Any]:
     ledger = ctx.ledger
     token = _claim(ctx, digest, message_id)
+    released = False
     try:
-        first = ledger.delivered_by(digest)
+        record = ledger.record(digest)
+        first = record.delivered_by
         if first is not None:
             if first != message_id:
                 ledger.event(message_id, "duplicate", duplicate_of=first)
@@ -99,7 +101,7 @@ def _deliver(
         _store_attachments(ctx, msg)
 
         def done(match: Match) -> bool:
-            return ledger.handler_done(digest, match.name)
+            return match.name in record.handlers_done
 
         def ok(match: Match) -> None:
             ledger.mark_handler(digest, match.name, message_id, result="ok", attempt=attempt)
@@ -114,12 +116,14 @@ def _deliver(
         outcome = dispatch(matches, msg, done=done, on_success=ok, on_failure=failed, fatal=FATAL)
         ran = [m.name for m in outcome.ran]
         skipped = [m.name for m in outcome.skipped]
-        ledger.mark_delivered(digest, message_id, handlers=ran, skipped=skipped)
+        ledger.mark_delivered(digest, message_id, token, handlers=ran, skipped=skipped)
+        released = True
         _mark_finished(ctx, message_id, "done")
         log_event(logger, "message.done", id=message_id, handlers=ran, skipped=skipped)
         return {"duplicate_of": None, "ran": ran, "skipped": skipped}
     finally:
-        ledger.release(digest, token)
+        if not released:
+            ledger.release(digest, token)
 
 
 def _claim(ctx: context.Context, digest: str, message_id: str) -> str:

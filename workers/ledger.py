@@ -12,6 +12,7 @@ the worker dies runs again (at-least-once), so handlers with side effects should
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -30,6 +31,12 @@ _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    delivered_by: str | None
+    handlers_done: frozenset[str]
 
 
 class DeliveryBusy(MailbusError):
@@ -53,9 +60,14 @@ class Ledger:
     def _key(self, digest: str) -> str:
         return f"{PREFIX}{digest}"
 
-    def handler_done(self, digest: str, handler: str) -> bool:
-        """Whether `handler` already succeeded for this delivery (any message id)."""
-        return bool(self.connection.hexists(self._key(digest), f"handler:{handler}"))
+    def record(self, digest: str) -> DeliveryRecord:
+        """What is known of this delivery, in one round trip: who finished it (if anyone did)
+        and which handlers already succeeded. Read while holding the claim, so it stays true."""
+        fields = {
+            _text(k) or "": _text(v) for k, v in self.connection.hgetall(self._key(digest)).items()
+        }
+        done = {k.removeprefix("handler:") for k in fields if k.startswith("handler:")}
+        return DeliveryRecord(delivered_by=fields.get("delivered"), handlers_done=frozenset(done))
 
     def mark_handler(self, digest: str, handler: str, message_id: str, **event: Any) -> None:
         """Record that `handler` succeeded, with its timeline event, in one round trip."""
@@ -69,18 +81,16 @@ class Ledger:
             )
             pipe.execute()
 
-    def delivered_by(self, digest: str) -> str | None:
-        """The message id whose job finished this delivery first, if any did."""
-        return _text(self.connection.hget(self._key(digest), "delivered"))
-
-    def mark_delivered(self, digest: str, message_id: str, **event: Any) -> None:
-        """Record the delivery as finished by `message_id`, with its "done" event."""
+    def mark_delivered(self, digest: str, message_id: str, token: str, **event: Any) -> None:
+        """Record the delivery as finished by `message_id`, with its "done" event, and drop
+        the claim `token` holds: one round trip."""
         key = self._key(digest)
         with self.connection.pipeline() as pipe:
             pipe.hsetnx(key, "delivered", message_id)
             pipe.expire(key, self.window)
             self._flush(pipe)
             status.record(pipe, message_id, self.window, {"event": "done", **event})
+            pipe.eval(_RELEASE, 1, key + ":claim", token)
             pipe.execute()
 
     def claim(
