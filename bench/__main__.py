@@ -40,7 +40,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions of every cell (default 2)")
     parser.add_argument("--processes", type=_ints, help="listener/worker processes (default 1,2)")
     parser.add_argument("--peers", default="haraka,smtp-sink", help="extra peers, or 'none'")
-    parser.add_argument("--proto", action="store_true", help="use the prototype listener")
     parser.add_argument("--messages", type=int, help="worker bench: messages per run")
     parser.add_argument(
         "--redis-wait",
@@ -88,7 +87,6 @@ def main(argv: list[str] | None = None) -> int:
                     processes=args.processes,
                     results=results,
                     work=work,
-                    proto=True if args.proto else None,
                     peer_names=args.peers,
                     redis_wait=args.redis_wait,
                 )

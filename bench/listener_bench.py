@@ -10,7 +10,6 @@ the load generator counted, else the bench fails with BenchError.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import time
@@ -56,12 +55,8 @@ class Target:
         return sum(server.cpu() for server in self.servers)
 
 
-def listener_available() -> bool:
-    return importlib.util.find_spec("listener.server") is not None
-
-
 def mailbus_target(
-    name: str, store: RedisServer, work: Path, *, processes: int, proto: bool, **extra: str
+    name: str, store: RedisServer, work: Path, *, processes: int, **extra: str
 ) -> Target:
     port = free_port()
     env = python_env(
@@ -77,14 +72,9 @@ def mailbus_target(
         MAILBUS_MAX_CONNECTIONS_PER_IP="1000",
         MAILBUS_LIMIT_EXEMPT="127.0.0.0/8,::1/128",
     )
-    if proto:
-        commands = [python_command("bench.proto_listener") for _ in range(processes)]
-        name += " (proto)"
-    else:
-        commands = [python_command("mailbus", "listen", "--processes", str(processes))]
-    log = work / f"{name.split()[0]}.log"
-    servers = [Server(name, cmd, port=port, env=env, log=log) for cmd in commands]
-    return Target(name, servers, redis=store, count_key="rq:queue:mailbus")
+    command = python_command("mailbus", "listen", "--processes", str(processes))
+    server = Server(name, command, port=port, env=env, log=work / f"{name}.log")
+    return Target(name, [server], redis=store, count_key="rq:queue:mailbus")
 
 
 def waitaof_missing(store: RedisServer) -> str | None:
@@ -108,8 +98,9 @@ def wait_targets(
     Redis has no WAITAOF, both the AOF and the AOF+WAIT rows on an AOF valkey-server instead."""
     reason = waitaof_missing(aof)
     if reason is None:
-        return [mailbus_target("mailbus-aof-wait", aof, work, processes=1, proto=False,
-                               MAILBUS_REDIS_WAIT="aof")]  # fmt: skip
+        return [
+            mailbus_target("mailbus-aof-wait", aof, work, processes=1, MAILBUS_REDIS_WAIT="aof")
+        ]
     valkey = valkey_binary()
     if valkey is None:
         skipped.append(f"mailbus-aof-wait (MAILBUS_REDIS_WAIT=aof): {reason}")
@@ -118,8 +109,8 @@ def wait_targets(
     server.binary = valkey
     stores.append(server.start())
     return [
-        mailbus_target("mailbus-aof-valkey", server, work, processes=1, proto=False),
-        mailbus_target("mailbus-aof-wait-valkey", server, work, processes=1, proto=False,
+        mailbus_target("mailbus-aof-valkey", server, work, processes=1),
+        mailbus_target("mailbus-aof-wait-valkey", server, work, processes=1,
                        MAILBUS_REDIS_WAIT="aof"),
     ]  # fmt: skip
 
@@ -223,12 +214,10 @@ def run_listener_bench(
     processes: list[int],
     results: Results,
     work: Path,
-    proto: bool | None = None,
     peer_names: tuple[str, ...] = ("haraka", "smtp-sink"),
     redis_wait: bool = False,
 ) -> dict[str, Any]:
     """Measure every cell; print the tables; return the median rates and the ratios."""
-    proto = (not listener_available()) if proto is None else proto
     targets: list[Target] = []
     stores: list[RedisServer] = []
     skipped: list[str] = []
@@ -239,16 +228,16 @@ def run_listener_bench(
         stores.append(aof)
         port = free_port()
         targets.append(Target("bare", peers.bare_servers(port, log=work / "bare.log")))
-        targets.append(mailbus_target("mailbus", mem, work, processes=1, proto=proto))
-        targets.append(mailbus_target("mailbus-aof", aof, work, processes=1, proto=proto))
-        if redis_wait and not proto:
+        targets.append(mailbus_target("mailbus", mem, work, processes=1))
+        targets.append(mailbus_target("mailbus-aof", aof, work, processes=1))
+        if redis_wait:
             targets += wait_targets(aof, work, stores, skipped)
         else:
             skipped.append("mailbus-aof-wait (MAILBUS_REDIS_WAIT=aof): not measured (--redis-wait)")
         for n in (p for p in processes if p > 1):
             port = free_port()
             targets.append(Target(f"bare-x{n}", peers.bare_servers(port, processes=n)))
-            targets.append(mailbus_target(f"mailbus-x{n}", mem, work, processes=n, proto=proto))
+            targets.append(mailbus_target(f"mailbus-x{n}", mem, work, processes=n))
         if "smtp-sink" in peer_names:
             sink = peers.smtp_sink(free_port(), log=work / "smtp-sink.log")
             if isinstance(sink, str):
@@ -275,7 +264,7 @@ def run_listener_bench(
                 server.stop()
         for store in stores:
             store.stop()
-    return _print_tables(targets, rates, sizes, concurrencies, skipped, proto, results)
+    return _print_tables(targets, rates, sizes, concurrencies, skipped, results)
 
 
 def _run_cells(targets, sizes, concurrencies, seconds, reps, results) -> dict:
@@ -299,10 +288,9 @@ def _run_cells(targets, sizes, concurrencies, seconds, reps, results) -> dict:
     return runs
 
 
-def _print_tables(targets, runs, sizes, concurrencies, skipped, proto, results) -> dict:
+def _print_tables(targets, runs, sizes, concurrencies, skipped, results) -> dict:
     names = [t.name for t in targets]
     medians = {key: median(r["rate"] for r in found) for key, found in runs.items()}
-    plain = {n: n.removesuffix(" (proto)") for n in names}
     cells = [(size, c) for size in sizes for c in concurrencies]
     rows = []
     for size, c in cells:
@@ -314,16 +302,13 @@ def _print_tables(targets, runs, sizes, concurrencies, skipped, proto, results) 
         rows.append(row)
     print("\nListener: accepted messages/s (median of the repetitions)")
     print(table(["cell", *names], rows))
-    by_plain = {plain[n]: n for n in names}
-    pairs = [(a, b) for a, b in RATIOS if a in by_plain and b in by_plain]
-    summary: dict[str, Any] = {"proto": proto, "skipped": skipped, "ratios": {}}
+    pairs = [(a, b) for a, b in RATIOS if a in names and b in names]
+    summary: dict[str, Any] = {"skipped": skipped, "ratios": {}}
     rows = []
     for size, c in cells:
         row = [f"{fmt_size(size)} c={c}"]
         for a, b in pairs:
-            value = ratio(
-                medians.get((by_plain[a], size, c), 0), medians.get((by_plain[b], size, c), 0)
-            )
+            value = ratio(medians.get((a, size, c), 0), medians.get((b, size, c), 0))
             summary["ratios"][f"{a}/{b} {fmt_size(size)} c={c}"] = value
             row.append(fmt_ratio(value))
         rows.append(row)
@@ -345,9 +330,5 @@ def _print_tables(targets, runs, sizes, concurrencies, skipped, proto, results) 
                 )  # fmt: skip
     print("\nLatency (ms, connect to DATA reply) and CPU (cores busy during the run)")
     print(table(["cell / server", "p50", "p99", "server", "redis", "loadgen"], rows))
-    if proto:
-        print(
-            "\nNOTE: listener.server is not importable yet; mailbus rows are bench.proto_listener."
-        )
     results.write("listener-summary", **summary)
     return summary
