@@ -129,6 +129,10 @@ class Commands(SMTP):
         if not self.tls_context:
             await self.push(replies.TLS_UNAVAILABLE)
             return
+        if not self.exempt and not self.ctx.tls_rate.allow(self.client):  # catalogue B12
+            self.count("tls_rate")  # handshakes cost CPU; plaintext delivery still works
+            await self.push(replies.too_many_tls_sessions(self.peer_ip))
+            return
         pending = len(self._reader._buffer)  # type: ignore[attr-defined]
         if pending:  # RFC 3207 §4.2 / CVE-2024-34083: aiosmtpd discards them after the handshake
             self.notes.add("starttls_pipelined")

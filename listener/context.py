@@ -31,6 +31,7 @@ class ListenerContext:
     connection_rate: RateLimiter
     message_rate: RateLimiter
     recipient_rate: RateLimiter
+    tls_rate: RateLimiter
     lag: LoopLag
     backlog: Backlog
     tls_context: ssl.SSLContext | None = None
@@ -52,6 +53,7 @@ class ListenerContext:
             connection_rate=RateLimiter(settings.connection_rate_limit),
             message_rate=RateLimiter(settings.message_rate_limit),
             recipient_rate=RateLimiter(settings.recipient_rate_limit),
+            tls_rate=RateLimiter(settings.tls_session_rate_limit),
             lag=LoopLag(settings.max_loop_lag),
             backlog=Backlog(settings, persister.connection),
             tls_context=tls_context,

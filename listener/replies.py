@@ -68,6 +68,10 @@ def too_many_recipients_from(ip: str) -> str:
     return f"450 4.7.1 Error: too many recipients from {ip}"
 
 
+def too_many_tls_sessions(ip: str) -> str:
+    return f"454 4.7.0 Error: too many new TLS sessions from {ip}"
+
+
 def proxy_refused(host: str, ip: str) -> str:
     return f"421 4.7.0 {host} Error: PROXY not allowed from {ip}"
 

@@ -263,6 +263,12 @@ class Settings:
         5000,
         "RCPT commands per minute per client IP and process; over it: 450 4.7.1 (0 = off)",
     )
+    tls_session_rate_limit: int = _var(
+        "MAILBUS_TLS_SESSION_RATE_LIMIT",
+        values.non_negative_int,
+        300,
+        "STARTTLS handshakes per minute per client IP and process; over it: 454 4.7.0 (0 = off)",
+    )
     limit_exempt: tuple[str, ...] = _var(
         "MAILBUS_LIMIT_EXEMPT",
         values.networks,

@@ -134,3 +134,26 @@ def test_certificate_reload(tls_listener: Running, certs: Path, real_redis: redi
     assert not tls_listener.listener.reload_tls()
     assert served() == second
     assert stored(real_redis)["raw"] == 0
+
+
+def test_new_tls_sessions_per_client_are_rate_limited(
+    make_listener, certs: Path, real_redis: redis.Redis
+) -> None:  # type: ignore[no-untyped-def]
+    """B12: past the per-client rate STARTTLS gets 454 4.7.0; plaintext delivery still works."""
+    server: Running = make_listener(
+        tls_cert=str(certs / "first.crt"),
+        tls_key=str(certs / "first.key"),
+        tls_session_rate_limit=2,
+    )
+    for _ in range(2):
+        client = Client(server.port)
+        client.ehlo()
+        assert client.cmd("STARTTLS") == "220 2.0.0 Ready to start TLS"
+        upgrade(client)
+        client.close()
+    client = Client(server.port)
+    client.ehlo()
+    assert client.cmd("STARTTLS") == "454 4.7.0 Error: too many new TLS sessions from 127.0.0.1"
+    assert stored(real_redis)["raw"] == 0
+    assert client.message(b"plain\r\n.\r\n").startswith("250 2.0.0 Ok: queued as")
+    assert server.counters["tls_rate"] == 1
