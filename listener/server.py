@@ -160,9 +160,22 @@ def warn_redis(settings: Settings) -> None:
         client.close()
     policy = config.get("maxmemory-policy", "noeviction")
     if policy != "noeviction":
-        log_event(log, "listener.redis_may_evict", level=logging.WARNING, policy=policy)
+        log_event(
+            log,
+            "listener.redis_may_evict",
+            level=logging.WARNING,
+            policy=policy,
+            hint="Redis may evict queued jobs and raw messages under memory pressure: "
+            "set maxmemory-policy noeviction",
+        )
     if config.get("appendonly") == "no" and not config.get("save"):
-        log_event(log, "listener.redis_not_persistent", level=logging.WARNING)
+        log_event(
+            log,
+            "listener.redis_not_persistent",
+            level=logging.WARNING,
+            hint="a Redis restart loses accepted mail that is not processed yet: set appendonly "
+            "yes (or use MAILBUS_STORE=s3://... or file://..., from which reconcile recovers)",
+        )
 
 
 def _text(value: Any) -> str:
