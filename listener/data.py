@@ -12,9 +12,9 @@ the message and discards, so the session can still answer 552 and continue.
 from __future__ import annotations
 
 import hashlib
-import json
 
 from mailbus.envelope import Envelope
+from mailbus.trace import finish_digest
 
 END = b"\r\n.\r\n"
 # Sequences that end DATA in some broken MTA; seeing one is worth a log line (catalogue A31).
@@ -80,11 +80,8 @@ class DataReader:
         del self.buffer[self.start :]
 
     def digest(self, envelope: Envelope) -> str:
-        """The same value as `mailbus.trace.delivery_digest(received, envelope)`, without a copy."""
-        route = json.dumps([envelope.mail_from, sorted(envelope.rcpt_tos)]).encode()
-        final = self._hash.copy()
-        final.update(b"\0" + route)
-        return final.hexdigest()
+        """`mailbus.trace.delivery_digest(received, envelope)`, without a copy of the message."""
+        return finish_digest(self._hash.copy(), envelope)
 
     def notes(self) -> list[str]:
         """Flags for the log and the policy: bare_lf, bare_cr, nul, smuggling_suspect."""
