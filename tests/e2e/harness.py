@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from mailbus.redis_server import free_port
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import ROOT, stop_process, subprocess_env
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -86,13 +86,7 @@ class Listener:
         raise RuntimeError(f"listener did not listen on {self.port}: {self.log.read_text()}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def __enter__(self) -> Listener:
         return self
