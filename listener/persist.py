@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from rq import Queue
 
 from mailbus.envelope import Envelope
 from mailbus.errors import StoreError
@@ -140,6 +141,7 @@ class Persister:
 
     def _write_forever(self) -> None:
         client = self._own_client()
+        jobs = message_queue(client, self.settings)
         while True:
             group = [self._queue.get()]
             while len(group) < MAX_GROUP:
@@ -147,9 +149,9 @@ class Persister:
                     group.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._commit(client, group)
+            self._commit(client, jobs, group)
 
-    def _commit(self, client: redis.Redis, group: list[_Pending]) -> None:
+    def _commit(self, client: redis.Redis, jobs: Queue, group: list[_Pending]) -> None:
         now = time.monotonic()
         live = []
         for pending in group:  # a client that already has its 451 must not get a job
@@ -164,7 +166,7 @@ class Persister:
             with client.pipeline(transaction=True) as pipe:
                 pipe.multi()  # before any command, or RQ's enqueue refuses the pipeline
                 for pending in live:
-                    self._queue_commands(client, pipe, pending)
+                    self._queue_commands(jobs, pipe, pending)
                 pipe.execute()
         except BaseException as exc:  # the whole transaction failed: every message gets 451
             for pending in live:
@@ -179,13 +181,13 @@ class Persister:
                 error = exc
         live[0].loop.call_soon_threadsafe(_settle, live, error)  # one wake-up for the group
 
-    def _queue_commands(self, client: redis.Redis, pipe: Any, pending: _Pending) -> None:
+    def _queue_commands(self, jobs: Queue, pipe: Any, pending: _Pending) -> None:
         message, key = pending.message, pending.key
         env = message.envelope
         if self._atomic:
             self.store.put_raw(key, message.data, pipeline=pipe)
         enqueue_message(
-            message_queue(client, self.settings),
+            jobs,
             self.settings,
             message_id=message.message_id,
             raw_key=key,
