@@ -72,9 +72,19 @@ def test_flags_override_and_settings_are_frozen() -> None:
         settings.port = 1  # type: ignore[misc]
 
 
-def test_every_variable_is_documented_in_the_readme() -> None:
+def test_every_variable_is_documented_in_the_readme_with_its_default() -> None:
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text()
-    missing = [name for name, _, _ in variables() if f"`{name}`" not in readme]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("| `MAILBUS_")
+    }
+    missing = [name for name, _, _ in variables() if name not in rows]
     assert not missing, f"README configuration table lacks {missing}"
+    stale = [
+        name
+        for name, default, _ in variables()
+        if default and f"`{default.removesuffix('.0').lower()}`" not in rows[name].lower()
+    ]
+    assert not stale, f"README shows another default for {stale}"
