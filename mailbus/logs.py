@@ -45,3 +45,13 @@ def log_event(
     """Log `event` with structured fields (message id, peer, reply code...)."""
     exc_info = fields.pop("exc_info", None)
     logger.log(level, event, extra={_FIELDS: fields}, exc_info=exc_info)
+
+
+def fields_of(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields a record will be written with (for filters that add to them)."""
+    return dict(getattr(record, _FIELDS, None) or {})
+
+
+def add_fields(record: logging.LogRecord, **fields: Any) -> None:
+    """Add fields to a record of any logger (RQ's, aiosmtpd's) before it is written."""
+    setattr(record, _FIELDS, {**fields_of(record), **fields})

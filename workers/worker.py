@@ -44,13 +44,12 @@ class JobIdFilter(logging.Filter):
     message <id> job") the `id` field our lines carry, so a search by id finds them too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        fields = getattr(record, logs._FIELDS, None) or {}
-        if "id" not in fields:
+        if "id" not in logs.fields_of(record):
             args = record.args if isinstance(record.args, tuple) else ()
             texts = [a for a in (getattr(record, "job_id", None), *args) if isinstance(a, str)]
             found = [m for a in texts for m in _MESSAGE_ID.findall(a)]
             if found:
-                setattr(record, logs._FIELDS, {**fields, "id": found[0]})
+                logs.add_fields(record, id=found[0])
         return True
 
 
