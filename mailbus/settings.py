@@ -140,7 +140,7 @@ class Settings:
         "MAILBUS_REDIS_RAW_TTL",
         values.positive_int,
         7 * 86_400,
-        "seconds raw messages live in Redis with MAILBUS_STORE=redis",
+        "seconds raw messages and attachments live in Redis with MAILBUS_STORE=redis",
     )
     worker_memory_limit: int = _var(
         "MAILBUS_WORKER_MEMORY_LIMIT",
