@@ -49,13 +49,19 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _record(raw: dict[Any, Any]) -> DeliveryRecord:
+    fields = {_text(k) or "": _text(v) for k, v in raw.items()}
+    done = {k.removeprefix("handler:") for k in fields if k.startswith("handler:")}
+    return DeliveryRecord(delivered_by=fields.get("delivered"), handlers_done=frozenset(done))
+
+
 class Ledger:
     """Per-delivery records; every key expires after the dedupe window."""
 
     def __init__(self, connection: redis.Redis, *, window: int) -> None:
         self.connection = connection
         self.window = window
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pending: list[Callable[[Any], None]] = []  # writes for the next round trip
 
     def _key(self, digest: str) -> str:
         return f"{PREFIX}{digest}"
@@ -63,35 +69,48 @@ class Ledger:
     def record(self, digest: str) -> DeliveryRecord:
         """What is known of this delivery, in one round trip: who finished it (if anyone did)
         and which handlers already succeeded. Read while holding the claim, so it stays true."""
-        fields = {
-            _text(k) or "": _text(v) for k, v in self.connection.hgetall(self._key(digest)).items()
-        }
-        done = {k.removeprefix("handler:") for k in fields if k.startswith("handler:")}
-        return DeliveryRecord(delivered_by=fields.get("delivered"), handlers_done=frozenset(done))
+        return _record(self.connection.hgetall(self._key(digest)))
 
-    def mark_handler(self, digest: str, handler: str, message_id: str, **event: Any) -> None:
-        """Record that `handler` succeeded, with its timeline event, in one round trip."""
+    def claim_and_read(self, digest: str, token: str, ttl: int) -> DeliveryRecord | None:
+        """The common case of `claim` + `record` in one round trip: take the claim if it is
+        free and read the record after it; None when someone holds the claim."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.set(self._key(digest) + ":claim", token, nx=True, ex=ttl)
+            pipe.hgetall(self._key(digest))
+            taken, fields = pipe.execute()
+        return _record(fields) if taken else None
+
+    def mark_handler(
+        self, digest: str, handler: str, message_id: str, *, later: bool = False, **event: Any
+    ) -> None:
+        """Record that `handler` succeeded, with its timeline event: at once (one round trip),
+        or with `later` in the next ledger write or the job's own finish (`flush`)."""
         key = self._key(digest)
-        with self.connection.pipeline() as pipe:
+
+        def write(pipe: Any) -> None:
             pipe.hset(key, f"handler:{handler}", message_id)
             pipe.expire(key, self.window)
-            self._flush(pipe)
             status.record(
                 pipe, message_id, self.window, {"event": "handler", "handler": handler, **event}
             )
-            pipe.execute()
+
+        self._pending.append(write)
+        if not later:
+            self.write_pending()
 
     def mark_delivered(self, digest: str, message_id: str, token: str, **event: Any) -> None:
         """Record the delivery as finished by `message_id`, with its "done" event, and drop
-        the claim `token` holds: one round trip."""
+        the claim `token` holds. Left pending: the worker writes it in the transaction that
+        finishes the job (`flush`)."""
         key = self._key(digest)
-        with self.connection.pipeline() as pipe:
+
+        def write(pipe: Any) -> None:
             pipe.hsetnx(key, "delivered", message_id)
             pipe.expire(key, self.window)
-            self._flush(pipe)
             status.record(pipe, message_id, self.window, {"event": "done", **event})
             pipe.eval(_RELEASE, 1, key + ":claim", token)
-            pipe.execute()
+
+        self._pending.append(write)
 
     def claim(
         self, digest: str, token: str, ttl: int, *, stale: Callable[[str], bool]
@@ -110,9 +129,10 @@ class Ledger:
         return None
 
     def release(self, digest: str, token: str) -> None:
-        """Drop the claim only if we still hold it."""
+        """Drop the claim only if we still hold it (with whatever is pending)."""
         key = self._key(digest) + ":claim"
-        self.connection.eval(_RELEASE, 1, key, token)
+        self._pending.append(lambda pipe: pipe.eval(_RELEASE, 1, key, token))
+        self.write_pending()
 
     def add_crash(self, message_id: str) -> int:
         """Count one worker death while processing `message_id`; return the new total."""
@@ -131,18 +151,26 @@ class Ledger:
 
     def event(self, message_id: str, event: str, **fields: Any) -> None:
         """Append one event to the message's status timeline (`mailbus show ID`)."""
-        with self.connection.pipeline(transaction=False) as pipe:
-            self._flush(pipe)
-            status.record(pipe, message_id, self.window, {"event": event, **fields})
-            pipe.execute()
+        self.note(message_id, event, **fields)
+        self.write_pending()
 
     def note(self, message_id: str, event: str, **fields: Any) -> None:
         """A timeline event written with the next ledger write instead of on its own: one
         round trip fewer per message. Lost only if the worker dies first; the retry notes it
         again."""
-        self._pending.append((message_id, {"event": event, **fields}))
+        entry = {"event": event, **fields}
+        self._pending.append(lambda pipe: status.record(pipe, message_id, self.window, entry))
 
-    def _flush(self, pipe: Any) -> None:
-        for message_id, event in self._pending:
-            status.record(pipe, message_id, self.window, event)
+    def flush(self, pipe: Any) -> None:
+        """Add every pending write to `pipe` (the caller executes it)."""
+        for write in self._pending:
+            write(pipe)
         self._pending.clear()
+
+    def write_pending(self) -> None:
+        """Write what is pending, in one transaction."""
+        if not self._pending:
+            return
+        with self.connection.pipeline() as pipe:
+            self.flush(pipe)
+            pipe.execute()

@@ -2,7 +2,8 @@
 time-limit kill), at once instead of after RQ's abandoned-job sweep (~1.5 to ~15 minutes).
 
 The supervisor knows each child's RQ worker name, so it reads the job the child was running
-from RQ's worker hash (falling back to the executions in the StartedJobRegistry). A death while
+from RQ's worker hash, and the other jobs it had started (a batch) from the executions in the
+StartedJobRegistry; those go back to the front of the queue as they are. A death while
 running a message counts against that message in the ledger; below `poison_crashes` the job goes
 back to the front of the queue without spending one of its handler retries, at the limit it is
 dead-lettered as a poison message (it would otherwise kill workers forever).
@@ -37,28 +38,37 @@ def worker_key(name: str) -> str:
     return SimpleWorker.redis_worker_namespace_prefix + name
 
 
-def running_job(connection: redis.Redis, queue: Queue, name: str) -> Job | None:
-    """The job worker `name` was running and that is still STARTED by it, else None."""
-    job_id = connection.hget(worker_key(name), "current_job")
-    candidates = [job_id.decode() if isinstance(job_id, bytes) else str(job_id)] if job_id else []
-    if not candidates:
-        for found_id, execution_id in queue.started_job_registry.get_job_and_execution_ids(
-            cleanup=False
-        ):
-            try:
-                execution = Execution.fetch(execution_id, found_id, connection)
-            except ValueError:
-                continue
-            if execution.worker_name == name:
-                candidates.append(found_id)
+def started_jobs(connection: redis.Redis, queue: Queue, name: str) -> tuple[Job | None, list[Job]]:
+    """The job worker `name` was running (the one its RQ worker hash names as current), and
+    the other jobs it had started and not finished: a batching worker (workers.batch) starts
+    several jobs at once, and those had not begun."""
+    current = connection.hget(worker_key(name), "current_job")
+    current_id = current.decode() if isinstance(current, bytes) else current
+    candidates = [current_id] if current_id else []
+    for found_id, execution_id in queue.started_job_registry.get_job_and_execution_ids(
+        cleanup=False
+    ):
+        if found_id in candidates:
+            continue
+        try:
+            execution = Execution.fetch(execution_id, found_id, connection)
+        except ValueError:
+            continue
+        if execution.worker_name == name:
+            candidates.append(found_id)
+    running, others = None, []
     for candidate in candidates:
         try:
             job = Job.fetch(candidate, connection=connection, serializer=JSONSerializer)
         except NoSuchJobError:
             continue
-        if job.get_status() == JobStatus.STARTED and job.worker_name == name:
-            return job
-    return None
+        if job.get_status() != JobStatus.STARTED or job.worker_name != name:
+            continue
+        if job.id == current_id:
+            running = job
+        else:
+            others.append(job)
+    return running, others
 
 
 def overdue(connection: redis.Redis, name: str, grace: float) -> str | None:
@@ -95,37 +105,45 @@ def recover(
     *,
     poison_crashes: int,
 ) -> str | None:
-    """Requeue (or dead-letter as poison) the job a dead worker left behind; return its id."""
-    job = running_job(connection, queue, death.name)
+    """Requeue (or dead-letter as poison) the jobs a dead worker left behind; return the id of
+    the one it was running, if any."""
+    running, others = started_jobs(connection, queue, death.name)
     _forget_worker(connection, death.name)  # first: the rerun may then take over its claim
-    if job is not None:
-        if death.crashes is None:
-            death.crashes = ledger.add_crash(job.id) if death.crashed else 0
-        crashes = death.crashes
-        if crashes >= poison_crashes:
-            reason = (
-                f"PoisonMessage: worker processes died {crashes} times while processing this "
-                f"message (last: {death.cause})"
-            )
-            _fail(connection, queue, job, death.name, reason)
-            ledger.event(job.id, "dead", reason=reason)
-            if store is not None:
-                try:
-                    store.put(done_key(job.id), b"dead")
-                except StoreError as exc:  # the failed job record keeps reconcile away anyway
-                    log_event(logger, "message.marker_failed", level=logging.WARNING,
-                              id=job.id, error=str(exc))  # fmt: skip
-            log_event(logger, "message.dead", level=logging.ERROR, id=job.id, reason=reason)
-            worker_metrics.job_outcome("dead")
-        else:
-            _requeue(connection, queue, job)
-            ledger.event(job.id, "requeued", cause=death.cause, crashes=crashes)
-            log_event(logger, "message.requeued", level=logging.WARNING, id=job.id,
-                      cause=death.cause, crashes=crashes, worker=death.name)  # fmt: skip
-    return job.id if job is not None else None
+    for job in others:  # started with a batch, never began: no crash to count
+        requeue(connection, queue, job)
+        log_event(logger, "message.requeued", level=logging.WARNING, id=job.id,
+                  cause=death.cause, crashes=0, worker=death.name)  # fmt: skip
+    if running is None:
+        return None
+    job = running
+    if death.crashes is None:
+        death.crashes = ledger.add_crash(job.id) if death.crashed else 0
+    crashes = death.crashes
+    if crashes >= poison_crashes:
+        reason = (
+            f"PoisonMessage: worker processes died {crashes} times while processing this "
+            f"message (last: {death.cause})"
+        )
+        _fail(connection, queue, job, death.name, reason)
+        ledger.event(job.id, "dead", reason=reason)
+        if store is not None:
+            try:
+                store.put(done_key(job.id), b"dead")
+            except StoreError as exc:  # the failed job record keeps reconcile away anyway
+                log_event(logger, "message.marker_failed", level=logging.WARNING,
+                          id=job.id, error=str(exc))  # fmt: skip
+        log_event(logger, "message.dead", level=logging.ERROR, id=job.id, reason=reason)
+        worker_metrics.job_outcome("dead")
+    else:
+        requeue(connection, queue, job)
+        ledger.event(job.id, "requeued", cause=death.cause, crashes=crashes)
+        log_event(logger, "message.requeued", level=logging.WARNING, id=job.id,
+                  cause=death.cause, crashes=crashes, worker=death.name)  # fmt: skip
+    return job.id
 
 
-def _requeue(connection: redis.Redis, queue: Queue, job: Job) -> None:
+def requeue(connection: redis.Redis, queue: Queue, job: Job) -> None:
+    """Put a started job back at the front of the queue, its executions dropped."""
     executions = job.get_executions()
     with connection.pipeline() as pipe:
         pipe.multi()  # RQ's enqueue_job calls multi() itself unless we did first

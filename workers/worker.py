@@ -1,6 +1,7 @@
-"""One worker process: an RQ SimpleWorker (jobs run in the process itself, no fork per job) on the
-one mailbus queue with the JSON serializer, plus what a process needs at boot (memory limit,
-context) and the periodic reconcile sweep piggy-backed on RQ's maintenance pass. RQ's own log
+"""One worker process: an RQ SimpleWorker (jobs run in the process itself, no fork per job) that
+takes waiting messages in batches (workers.batch), on the one mailbus queue with the JSON
+serializer, plus what a process needs at boot (memory limit, context) and the periodic
+reconcile sweep piggy-backed on RQ's maintenance pass. RQ's own log
 lines about a job get the job id (which is the message id) as their `id` field.
 
 One queue means RQ dequeues with BLMOVE into an intermediate list (reliable). `worker_ttl` and
@@ -21,7 +22,6 @@ from typing import NoReturn
 
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
-from rq.worker import SimpleWorker
 
 from mailbus import logs
 from mailbus.logs import log_event
@@ -30,6 +30,7 @@ from mailbus.reconcile import reconcile
 from mailbus.router import Router
 from mailbus.settings import Settings
 from workers import context
+from workers.batch import BatchWorker
 
 logger = logging.getLogger("mailbus.worker")
 WORKER_TTL = 60
@@ -66,8 +67,8 @@ def worker_name(pid: int) -> str:
     return f"mailbus.{socket.gethostname()}.{pid}"
 
 
-class MailbusWorker(SimpleWorker):
-    """SimpleWorker whose maintenance pass also runs the reconcile sweep when it is due."""
+class MailbusWorker(BatchWorker):
+    """BatchWorker whose maintenance pass also runs the reconcile sweep when it is due."""
 
     mailbus_context: context.Context | None = None
 
