@@ -6,7 +6,7 @@ small frozen dataclass with `to_dict` / `from_dict`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -24,10 +24,17 @@ class Envelope:
     mail_options: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["rcpt_tos"] = list(self.rcpt_tos)
-        data["mail_options"] = list(self.mail_options)
-        return data
+        """Field by field, in declaration order: `asdict` deep-copies and costs ten times more."""
+        return {
+            "mail_from": self.mail_from,
+            "rcpt_tos": list(self.rcpt_tos),
+            "helo": self.helo,
+            "peer": self.peer,
+            "tls": self.tls,
+            "smtputf8": self.smtputf8,
+            "received_at": self.received_at,
+            "mail_options": list(self.mail_options),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Envelope:
