@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from rq import Queue
 
 from mailbus.envelope import Envelope
 from mailbus.errors import StoreError
 from mailbus.logs import log_event
-from mailbus.queue import enqueue_message, message_queue
+from mailbus.queue import JobWriter, MessageJob
 from mailbus.settings import Settings
-from mailbus.status import record
+from mailbus.status import encode, record_many
 from mailbus.stores import RedisStore, Store, raw_key
 
 log = logging.getLogger("mailbus.listener")
@@ -141,7 +140,7 @@ class Persister:
 
     def _write_forever(self) -> None:
         client = self._own_client()
-        jobs = message_queue(client, self.settings)
+        jobs = JobWriter(client, self.settings)
         while True:
             group = [self._queue.get()]
             while len(group) < MAX_GROUP:
@@ -151,7 +150,7 @@ class Persister:
                     break
             self._commit(client, jobs, group)
 
-    def _commit(self, client: redis.Redis, jobs: Queue, group: list[_Pending]) -> None:
+    def _commit(self, client: redis.Redis, jobs: JobWriter, group: list[_Pending]) -> None:
         now = time.monotonic()
         live = []
         for pending in group:  # a client that already has its 451 must not get a job
@@ -164,9 +163,7 @@ class Persister:
             return
         try:
             with client.pipeline(transaction=True) as pipe:
-                pipe.multi()  # before any command, or RQ's enqueue refuses the pipeline
-                for pending in live:
-                    self._queue_commands(jobs, pipe, pending)
+                self._queue_commands(jobs, pipe, live)
                 pipe.execute()
         except BaseException as exc:  # the whole transaction failed: every message gets 451
             for pending in live:
@@ -181,28 +178,27 @@ class Persister:
                 error = exc
         live[0].loop.call_soon_threadsafe(_settle, live, error)  # one wake-up for the group
 
-    def _queue_commands(self, jobs: Queue, pipe: Any, pending: _Pending) -> None:
-        message, key = pending.message, pending.key
-        env = message.envelope
-        if self._atomic:
-            self.store.put_raw(key, message.data, pipeline=pipe)
-        enqueue_message(
-            jobs,
-            self.settings,
-            message_id=message.message_id,
-            raw_key=key,
-            envelope=env,
-            digest=message.digest,
-            pipeline=pipe,
-        )
-        record(
+    def _queue_commands(self, jobs: JobWriter, pipe: Any, group: list[_Pending]) -> None:
+        """The group's raw bytes, jobs and status events, queued on one MULTI/EXEC."""
+        timelines = {}
+        for pending in group:
+            message, key = pending.message, pending.key
+            env = message.envelope
+            if self._atomic:
+                self.store.put_raw(key, message.data, pipeline=pipe)
+            timelines[message.message_id] = encode(
+                {"event": "received", "peer": env.peer, "size": message.size, "tls": env.tls},
+                {"event": "stored", "key": key, "store": self.store.url},
+                {"event": "queued", "queue": self.settings.queue},
+            )
+        jobs.enqueue(
             pipe,
-            message.message_id,
-            self.settings.dedupe_window,
-            {"event": "received", "peer": env.peer, "size": message.size, "tls": env.tls},
-            {"event": "stored", "key": key, "store": self.store.url},
-            {"event": "queued", "queue": self.settings.queue},
+            [
+                MessageJob(p.message.message_id, p.key, p.message.envelope, p.message.digest)
+                for p in group
+            ],
         )
+        record_many(pipe, self.settings.dedupe_window, timelines)
 
     def _forget(self, pending: _Pending) -> None:
         """Delete a raw object whose job will never exist (S3/file; Redis wrote nothing)."""

@@ -5,13 +5,33 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis
 
+_encode = json.JSONEncoder(default=str).encode  # json.dumps(default=str), one encoder for all
+
+# KEYS: the status lists. ARGV: the ttl, then per list its event count and its events.
+_APPEND = """
+local at = 2
+for _, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[at])
+  redis.call('RPUSH', key, unpack(ARGV, at + 1, at + count))
+  redis.call('EXPIRE', key, ARGV[1])
+  at = at + count + 1
+end
+"""
+
 
 def status_key(message_id: str) -> str:
     return f"mailbus:status:{message_id}"
+
+
+def encode(*events: dict[str, Any]) -> list[str]:
+    """The events as stored, stamped with the time now."""
+    now = time.time()
+    return [_encode({"at": now, **event}) for event in events]
 
 
 def record(target: Any, message_id: str, ttl: int, *events: dict[str, Any]) -> None:
@@ -22,10 +42,21 @@ def record(target: Any, message_id: str, ttl: int, *events: dict[str, Any]) -> N
             record(pipe, message_id, ttl, *events)
             pipe.execute()
         return
-    now = time.time()
     key = status_key(message_id)
-    target.rpush(key, *(json.dumps({"at": now, **event}, default=str) for event in events))
+    target.rpush(key, *encode(*events))
     target.expire(key, ttl)
+
+
+def record_many(pipeline: Any, ttl: int, timelines: Mapping[str, Sequence[str]]) -> None:
+    """What `record` does for each message id's encoded events, as one command on `pipeline`
+    (the listener's writer records a whole group at once)."""
+    keys: list[str] = []
+    args: list[int | str] = [ttl]
+    for message_id, events in timelines.items():
+        keys.append(status_key(message_id))
+        args.append(len(events))
+        args.extend(events)
+    pipeline.eval(_APPEND, len(keys), *keys, *args)
 
 
 def timeline(connection: redis.Redis, message_id: str) -> list[dict[str, Any]]:
