@@ -152,5 +152,5 @@ class BatchWorker(SimpleWorker):
         self._current_id = after[0].id if after else None
 
     def _put_back(self, rest: list[Job], queue: Queue) -> None:
-        for job in rest:
+        for job in reversed(rest):  # each goes to the front: the first ends up first
             requeue(self.connection, queue, job)

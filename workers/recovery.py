@@ -32,6 +32,7 @@ from workers import metrics as worker_metrics
 from workers.ledger import Ledger
 
 logger = logging.getLogger("mailbus.worker")
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def worker_key(name: str) -> str:
@@ -109,7 +110,9 @@ def recover(
     the one it was running, if any."""
     running, others = started_jobs(connection, queue, death.name)
     _forget_worker(connection, death.name)  # first: the rerun may then take over its claim
-    for job in others:  # started with a batch, never began: no crash to count
+    # Started with a batch, never begun: no crash to count. Each goes to the front, so the
+    # last first: they end up in their queue order, the running one before them.
+    for job in sorted(others, key=lambda j: j.enqueued_at or _EPOCH, reverse=True):
         requeue(connection, queue, job)
         log_event(logger, "message.requeued", level=logging.WARNING, id=job.id,
                   cause=death.cause, crashes=0, worker=death.name)  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -56,3 +58,10 @@ def slow(msg: Any) -> None:
 @router.route(to="slow@example.com")
 def after_slow(msg: Any) -> None:
     _run("after_slow", msg)
+
+
+@router.route(to="stop@example.com")
+def stopper(msg: Any) -> None:
+    """Asks its own worker for a warm stop, as a platform's SIGTERM would, mid-batch."""
+    _run("stopper", msg)
+    os.kill(os.getpid(), signal.SIGTERM)
