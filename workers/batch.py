@@ -56,6 +56,16 @@ class BatchWorker(SimpleWorker):
             self._run(current, queue, executions[current.id], batch[index + 1 : index + 2])
         self.set_state(WorkerStatus.IDLE)
 
+    def unsubscribe(self) -> None:
+        """RQ's, in the order that does not stall exit: RQ unsubscribes first, so the reply can
+        wake its listener thread before it is told to stop, and then the join waits out its
+        one-second timeout (the thread blocks in a 60 s read)."""
+        if self.pubsub_thread:
+            self.pubsub_thread.stop()
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.join(timeout=1)
+            self.pubsub.close()
+
     def batch_size(self) -> int:
         return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self.job_seconds, 1e-4))))
 

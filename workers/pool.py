@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import sys
 import time
@@ -96,6 +97,7 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        wakeup = self._wake_on_signals()
         for _ in range(self.processes):
             self._spawn()
         log_event(logger, "worker.ready", pid=os.getpid(), processes=self.processes,
@@ -111,12 +113,22 @@ class Supervisor:
                 if not self.children and not self._next_round():
                     break
                 self._refill()
-                time.sleep(TICK)
+                _sleep(wakeup, TICK)
         finally:
             if self.scheduler.acquired_locks:
                 self._guarded(self.scheduler.release_locks)
         log_event(logger, "worker.stopped", pid=os.getpid(), failures=self.failures)
         return 1 if self.failures and self.burst else 0
+
+    def _wake_on_signals(self) -> int:
+        """A pipe that each signal writes a byte to (SIGCHLD included): the loop's tick then
+        ends at once when a child exits, instead of up to TICK later."""
+        read, write = os.pipe()
+        os.set_blocking(read, False)
+        os.set_blocking(write, False)
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        return read
 
     def _spawn(self) -> None:
         # Block our stop signals across fork so a SIGTERM cannot hit the child before it has
@@ -254,6 +266,16 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
+
+
+def _sleep(wakeup: int, seconds: float) -> None:
+    """Wait up to `seconds`, less if a signal arrives; then empty the wake-up pipe."""
+    select.select([wakeup], [], [], seconds)
+    try:
+        while os.read(wakeup, 512):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _print_line(line: str) -> None:

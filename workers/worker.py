@@ -153,6 +153,8 @@ def child_main(settings: Settings, router: Router, *, burst: bool) -> NoReturn:
     """Body of a forked worker process; never returns into the supervisor's code."""
     code = 1
     try:
+        signal.set_wakeup_fd(-1)  # the supervisor's (workers.pool), not ours
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, _exit_at_boot)  # RQ installs its own in work()
         signal.signal(signal.SIGINT, _exit_at_boot)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})

@@ -8,6 +8,7 @@ for the marker a worker leaves when a message is finished, so a key in a log lin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import redis
@@ -15,7 +16,9 @@ import redis
 from mailbus.stores.base import Store, attachment_key, check_store, raw_key
 from mailbus.stores.file import FileStore
 from mailbus.stores.redis import RedisStore
-from mailbus.stores.s3 import S3Store
+
+if TYPE_CHECKING:
+    from mailbus.stores.s3 import S3Store
 
 __all__ = [
     "FileStore",
@@ -29,6 +32,16 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """S3Store is imported on first use: boto3 adds ~85 ms to every process start, which only
+    S3 users should pay."""
+    if name == "S3Store":
+        from mailbus.stores.s3 import S3Store
+
+        return S3Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_store(
     url: str, connection: redis.Redis, *, raw_ttl: int | None = None, timeout: float = 60.0
 ) -> Store:
@@ -40,6 +53,8 @@ def open_store(
         return RedisStore(connection, raw_ttl=raw_ttl)
     parts = urlsplit(url)
     if parts.scheme == "s3":
+        from mailbus.stores.s3 import S3Store
+
         return S3Store(bucket=parts.netloc, prefix=parts.path.strip("/"), timeout=timeout)
     if parts.scheme == "file":
         return FileStore(parts.path)
