@@ -11,6 +11,7 @@ the worker dies runs again (at-least-once), so handlers with side effects should
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,10 @@ class Ledger:
     def __init__(self, connection: redis.Redis, *, window: int) -> None:
         self.connection = connection
         self.window = window
-        self._pending: list[Callable[[Any], None]] = []  # writes for the next round trip
+        # What the next round trip writes: key writes, and timeline events by message id
+        # (one RPUSH per message however many events it gathered).
+        self._pending: list[Callable[[Any], None]] = []
+        self._events: dict[str, list[dict[str, Any]]] = {}
 
     def _key(self, digest: str) -> str:
         return f"{PREFIX}{digest}"
@@ -90,11 +94,9 @@ class Ledger:
         def write(pipe: Any) -> None:
             pipe.hset(key, f"handler:{handler}", message_id)
             pipe.expire(key, self.window)
-            status.record(
-                pipe, message_id, self.window, {"event": "handler", "handler": handler, **event}
-            )
 
         self._pending.append(write)
+        self.note(message_id, "handler", handler=handler, **event)
         if not later:
             self.write_pending()
 
@@ -107,10 +109,10 @@ class Ledger:
         def write(pipe: Any) -> None:
             pipe.hsetnx(key, "delivered", message_id)
             pipe.expire(key, self.window)
-            status.record(pipe, message_id, self.window, {"event": "done", **event})
             pipe.eval(_RELEASE, 1, key + ":claim", token)
 
         self._pending.append(write)
+        self.note(message_id, "done", **event)
 
     def claim(
         self, digest: str, token: str, ttl: int, *, stale: Callable[[str], bool]
@@ -158,18 +160,21 @@ class Ledger:
         """A timeline event written with the next ledger write instead of on its own: one
         round trip fewer per message. Lost only if the worker dies first; the retry notes it
         again."""
-        entry = {"event": event, **fields}
-        self._pending.append(lambda pipe: status.record(pipe, message_id, self.window, entry))
+        entry = {"at": time.time(), "event": event, **fields}  # stamped now, not when written
+        self._events.setdefault(message_id, []).append(entry)
 
     def flush(self, pipe: Any) -> None:
         """Add every pending write to `pipe` (the caller executes it)."""
         for write in self._pending:
             write(pipe)
+        for message_id, events in self._events.items():
+            status.record(pipe, message_id, self.window, *events)
         self._pending.clear()
+        self._events.clear()
 
     def write_pending(self) -> None:
         """Write what is pending, in one transaction."""
-        if not self._pending:
+        if not self._pending and not self._events:
             return
         with self.connection.pipeline() as pipe:
             self.flush(pipe)

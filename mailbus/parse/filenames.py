@@ -39,7 +39,7 @@ def raw_filename(disp_params: dict[str, str], type_params: dict[str, str]) -> st
     value = disp_params.get("filename") or type_params.get("name")
     if not value:
         return None
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if headers.has_raw_bytes(value):
         value = charsets.guess(value.encode("utf-8", "surrogateescape"))
     if "=?" in value:
         try:

@@ -21,6 +21,7 @@ _NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_RAW_BYTE = re.compile("[\udc80-\udcff]")  # an undecodable byte, kept by surrogateescape
 
 
 def split_headers(
@@ -106,9 +107,13 @@ def _unfold(raw: bytes) -> str:
     return _text(value)
 
 
+def has_raw_bytes(value: str) -> bool:
+    return not value.isascii() and _RAW_BYTE.search(value) is not None
+
+
 def clean_raw(value: str) -> str:
     """A raw value made safe for JSON and logs: undecodable bytes become U+FFFD, NUL removed."""
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if has_raw_bytes(value):
         value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return value.replace("\x00", "")
 
@@ -119,7 +124,7 @@ def decode_value(value: str, budget: Budget, part: str, name: str = "") -> str:
     CR, LF, NUL and other controls never survive into the decoded value (header injection, C12).
     """
     try:
-        if any("\udc80" <= ch <= "\udcff" for ch in value):
+        if has_raw_bytes(value):
             raw = value.encode("utf-8", "surrogateescape")
             value = charsets.guess(raw)
             budget.defect(part, "8bit_header", name)
