@@ -10,14 +10,17 @@ finishes each with one transaction. The jobs, their states and registries are RQ
 puts back every job that worker had started) work unchanged.
 
 A batch stays short: its size is chosen so that it takes about BATCH_SECONDS given how long
-recent jobs took, so slow handlers get one job at a time and a warm stop never waits long
-(the jobs of the batch not yet run are put back at the front of the queue).
+recent jobs took, so slow handlers get one job at a time. When a batch runs past
+OVERDUE_SECONDS (one unexpectedly slow message) or a warm stop comes, the jobs not yet run go
+back to the front of the queue for any worker, so a slow message delays at most itself.
 Jobs of any other function on the queue run through RQ's ordinary path.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 import traceback
 
 from rq.executions import Execution
@@ -27,13 +30,16 @@ from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
+from mailbus.logs import log_event
 from mailbus.queue import JOB_FUNCTION
 from workers import context, jobs
 from workers.ledger import Ledger
 from workers.recovery import requeue
 
+logger = logging.getLogger("mailbus.worker")
 MAX_BATCH = 32
 BATCH_SECONDS = 0.5
+OVERDUE_SECONDS = 2 * BATCH_SECONDS  # a batch running longer puts back what has not run
 _SMOOTHING = 0.2  # weight of the latest job in the running average of job time
 
 
@@ -49,8 +55,11 @@ class BatchWorker(SimpleWorker):
             return
         batch = [job, *self._take_more(queue, self.batch_size() - 1)]
         executions = self._start(batch, queue)
+        overdue = time.monotonic() + OVERDUE_SECONDS
         for index, current in enumerate(batch):
-            if self._stop_requested:  # warm stop: what has not run goes back to the front
+            # A warm stop, or a job far slower than the batch was sized for: what has not run
+            # goes back to the front of the queue, for any worker to take.
+            if index and (self._stop_requested or time.monotonic() > overdue):
                 self._put_back(batch[index:], queue)
                 break
             self._run(current, queue, executions[current.id], batch[index + 1 : index + 2])
@@ -164,3 +173,5 @@ class BatchWorker(SimpleWorker):
     def _put_back(self, rest: list[Job], queue: Queue) -> None:
         for job in reversed(rest):  # each goes to the front: the first ends up first
             requeue(self.connection, queue, job)
+        log_event(logger, "batch.put_back", jobs=len(rest), first=rest[0].id,
+                  stopping=self._stop_requested)  # fmt: skip

@@ -3,6 +3,7 @@ a failure or a warm stop mid-batch loses nothing, and a dead worker's whole batc
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -114,3 +115,15 @@ def test_a_dead_workers_whole_batch_is_put_back_only_the_running_job_counts_a_cr
     drain(ctx)
     assert Counter(i for _, i, _ in handlers_basic.calls) == dict.fromkeys(ids, 2)
     assert all(fetch(ctx, i).get_status().value == "finished" for i in ids)
+
+
+def test_a_batch_that_overruns_puts_the_rest_back_for_any_worker(ctx, monkeypatch, caplog) -> None:
+    monkeypatch.setattr(batch, "OVERDUE_SECONDS", 0.0)  # every batch is overdue at once
+    caplog.set_level(logging.INFO, logger="mailbus.worker")
+    ids = [put(ctx) for _ in range(4)]
+    drain(ctx)
+    assert Counter(i for _, i, _ in handlers_basic.calls) == dict.fromkeys(ids, 2)
+    put_backs = [r for r in caplog.records if r.getMessage() == "batch.put_back"]
+    assert len(put_backs) == 3  # batches of 4, 3, 2 and 1: each ran only its first job
+    queue = message_queue(ctx.connection, ctx.settings)
+    assert queue.count == 0 and queue.started_job_registry.count == 0
