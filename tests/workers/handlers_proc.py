@@ -72,3 +72,8 @@ def hog(msg: Any) -> None:
     _log("hog", msg)
     hoard = bytearray(1024 * 1024 * 1024)  # over MAILBUS_WORKER_MEMORY_LIMIT in the test
     _log("hog-survived", msg, size=len(hoard))
+
+
+@router.route(to="fast@example.com")
+def fast(msg: Any) -> None:
+    _log("fast", msg)

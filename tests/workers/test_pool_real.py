@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from mailbus.settings import Settings
 from mailbus.status import timeline
 from mailbus.stores import open_store
 from tests.conftest import ROOT, subprocess_env
-from tests.workers.conftest import put_message
+from tests.workers.conftest import EML, put_message
 from workers import admin
 
 pytestmark = pytest.mark.integration
@@ -129,6 +131,27 @@ def test_worker_sigkilled_mid_job_has_its_job_picked_up_and_finished(pool, real_
     assert recovered_in < 5, f"took {recovered_in:.1f}s to run the job again"
     events = timeline(real_redis, message_id)
     assert [e for e in events if e["event"] == "requeued"][0]["crashes"] == 1
+    assert pool.stop() == 0
+
+
+def test_worker_sigkilled_mid_batch_loses_no_message(pool, real_redis) -> None:
+    """Fast messages make the worker take batches; the kill lands on the slow one among them:
+    every job it had started comes back, and each message reaches its handler once."""
+    store = pool.store(real_redis)
+
+    def put(to: str) -> str:
+        body = EML.replace(b"<m1@", f"<{uuid.uuid4().hex}@".encode())
+        return put_message(store, real_redis, pool.settings, to=(to,), body=body)
+
+    fast = [put("fast@example.com") for _ in range(40)]
+    slow = put("slow@example.com")
+    fast += [put("fast@example.com") for _ in range(20)]
+    pool.start(processes=1)
+    pool.wait_for(lambda: any(c["handler"] == "slow" for c in pool.calls()))
+    os.kill(pool.calls()[-1]["pid"], signal.SIGKILL)
+    pool.wait_for(lambda: all(job_status(real_redis, i) == "finished" for i in [*fast, slow]))
+    runs = Counter(c["id"] for c in pool.calls())
+    assert runs == {**dict.fromkeys(fast, 1), slow: 2}
     assert pool.stop() == 0
 
 
