@@ -44,6 +44,7 @@ class Commands(SMTP):
     peer_port: int
     client: str  # the key per-client limits count under (limits.client_key)
     exempt: bool  # inside MAILBUS_LIMIT_EXEMPT: no per-client counts or rates
+    pregreeted: bool  # talked before the greeting, MAILBUS_GREET_ACTION=enforce
     notes: set[str]
     held: int  # DATA bytes this session holds against the process budget
 
@@ -173,6 +174,12 @@ class Commands(SMTP):
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if self.pregreeted:  # A10 "enforce": it talked before the greeting
+            envelope.rejected = getattr(envelope, "rejected", 0) + 1
+            log_event(log, "rcpt.rejected", peer=self.peer_ip, rcpt=safe(address),
+                      mail_from=safe(envelope.mail_from or ""),
+                      reply=replies.PREGREET_ENFORCED)  # fmt: skip
+            return replies.PREGREET_ENFORCED
         if len(envelope.rcpt_tos) >= self.ctx.settings.max_recipients:
             self.count("too_many_recipients")
             return replies.TOO_MANY_RECIPIENTS

@@ -27,8 +27,8 @@ PROXY_TIMEOUT = 5.0  # Postfix smtpd_upstream_proxy_timeout
 
 
 async def greet(session: Session) -> bool:
-    """PROXY header if configured, then the 220 (after MAILBUS_GREET_WAIT, refusing clients
-    that talk before it, catalogue A10); False when the session is over already."""
+    """PROXY header if configured, then the 220 (after MAILBUS_GREET_WAIT; a client that talks
+    before it gets MAILBUS_GREET_ACTION, catalogue A10); False when the session is over."""
     settings = session.ctx.settings
     if settings.proxy_protocol != "off" and not await read_header(session):
         return False
@@ -38,9 +38,14 @@ async def greet(session: Session) -> bool:
         await asyncio.sleep(settings.greet_wait)
         early = bytes(session._reader._buffer[:100])  # type: ignore[attr-defined]
         if early:
-            log_event(log, "session.pregreet", peer=session.peer_ip, first=safe(early))
-            await session.close_with(replies.PREGREET, "pregreet")
-            return False
+            action = settings.greet_action
+            log_event(log, "session.pregreet", peer=session.peer_ip, first=safe(early),
+                      action=action)  # fmt: skip
+            session.count("pregreet")
+            if action == "drop":
+                await session.close_with(replies.PREGREET, "pregreet")
+                return False
+            session.pregreeted = action == "enforce"
     await session._send_raw(banner)
     return True
 

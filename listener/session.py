@@ -63,6 +63,7 @@ class Session(Transaction):
         self.started = time.monotonic()
         self.close_reason = "client"
         self._admitted = self._counted = self.spoke = False
+        self.pregreeted = False  # talked before the greeting, MAILBUS_GREET_ACTION=enforce
 
     # -- connection lifecycle -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

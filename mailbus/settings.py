@@ -242,7 +242,15 @@ class Settings:
         "MAILBUS_GREET_WAIT",
         values.non_negative_float,
         0.0,
-        "seconds to hold the greeting; clients that talk first get 521 5.5.1 (0 = off)",
+        "seconds to hold the greeting behind a 220- teaser, to catch clients that talk first "
+        "(0 = off)",
+    )
+    greet_action: str = _var(
+        "MAILBUS_GREET_ACTION",
+        values.choice("drop", "enforce", "ignore"),
+        "drop",
+        "what a client that talked before the greeting gets: drop (521 5.5.1 and close), "
+        "enforce (550 5.5.1 on every RCPT) or ignore (logged only)",
     )
     connection_rate_limit: int = _var(
         "MAILBUS_CONNECTION_RATE_LIMIT",

@@ -186,6 +186,37 @@ def test_early_talker_is_dropped(make_listener) -> None:  # type: ignore[no-unty
     assert patient.lines() == [f"220-{HOST} ESMTP mailbus", f"220 {HOST} ESMTP mailbus"]
 
 
+def test_early_talker_enforce_refuses_every_recipient(make_listener, real_redis) -> None:  # type: ignore[no-untyped-def]
+    """A10 (enforce action): the session goes on, but every RCPT gets 550 5.5.1."""
+    server: Running = make_listener(greet_wait=0.3, greet_action="enforce")
+    talker = Client(server.port, greet=False)
+    talker.send(b"EHLO early\r\n")  # before the greeting
+    assert talker.lines() == [f"220-{HOST} ESMTP mailbus", f"220 {HOST} ESMTP mailbus"]
+    assert talker.lines()[0].startswith("250-")
+    assert talker.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
+    assert talker.cmd("RCPT TO:<u@example.com>") == "550 5.5.1 Protocol error"
+    assert talker.cmd("RCPT TO:<v@example.com>") == "550 5.5.1 Protocol error"
+    assert talker.cmd("DATA") == "554 5.5.1 Error: no valid recipients"
+    assert stored(real_redis) == {"raw": 0, "jobs": 0, "status": 0}
+    assert server.counters["pregreet"] == 1
+    patient = Client(server.port, greet=False)
+    assert patient.lines()[-1] == f"220 {HOST} ESMTP mailbus"
+    patient.ehlo()
+    assert patient.message(b"Subject: hi\r\n\r\nhello\r\n.\r\n").startswith("250 2.0.0")
+
+
+def test_early_talker_ignore_only_logs(make_listener) -> None:  # type: ignore[no-untyped-def]
+    """A10 (ignore action, Postfix's default): logged and counted, served as usual."""
+    server: Running = make_listener(greet_wait=0.3, greet_action="ignore")
+    talker = Client(server.port, greet=False)
+    talker.send(b"EHLO early\r\n")
+    assert talker.lines()[-1] == f"220 {HOST} ESMTP mailbus"
+    talker.lines()
+    assert talker.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
+    assert talker.cmd("RCPT TO:<u@example.com>") == "250 2.1.5 Ok"
+    assert server.counters["pregreet"] == 1
+
+
 def test_bare_lf_commands(make_listener) -> None:  # type: ignore[no-untyped-def]
     """A01: accepted (and noted) by default; reject mode → 550 5.5.2 and close."""
     lenient: Running = make_listener()
