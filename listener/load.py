@@ -3,9 +3,11 @@
 `LoopLag` is a task that sleeps a tenth of a second and measures how late it wakes; above
 MAILBUS_MAX_LOOP_LAG new connections are refused with 421 4.3.2 (sessions already open go on)
 until the lag has stayed below the threshold for a second. `Backlog` polls the RQ queue length
-from its own thread (never on the loop); above MAILBUS_QUEUE_HIGH_WATERMARK MAIL gets 452 4.3.1
-until the queue drains below 90 % of it. A Redis it cannot read counts as no backlog: persist
-answers 451 for a Redis that is really down. Each guard logs once on entering and leaving.
+and Redis's memory use from its own thread (never on the loop); above
+MAILBUS_QUEUE_HIGH_WATERMARK jobs, or above MAILBUS_REDIS_MEMORY_HIGH_WATERMARK of maxmemory,
+MAIL gets 452 4.3.1 until both are below 90 % of their mark (a Redis at maxmemory would fail
+writes mid-DATA). A Redis it cannot read counts as no backlog: persist answers 451 for a Redis
+that is really down. Each guard logs once on entering and leaving.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Backlog:
     def __init__(self, settings: Settings, connection: redis.Redis) -> None:
         self.high = settings.queue_high_watermark
         self.low = int(self.high * BACKLOG_RESUME)
+        self.memory_high = settings.redis_memory_high_watermark
         self.key = message_queue(connection, settings).key
         self.connection = connection
         self.full = False
@@ -75,7 +78,7 @@ class Backlog:
         self._unreadable = False
 
     def start(self) -> None:
-        if self.high > 0:
+        if self.high > 0 or self.memory_high > 0:
             threading.Thread(target=self._poll, name="backlog", daemon=True).start()
 
     def stop(self) -> None:
@@ -88,24 +91,36 @@ class Backlog:
                 return
 
     def _check(self) -> None:
-        """One poll: read the queue length and move between the full and accepting states."""
+        """One poll: read the queue length and memory use, move between full and accepting."""
         try:
-            length = int(self.connection.llen(self.key))  # type: ignore[arg-type]
+            length, memory = self._read()
         except redis.RedisError as exc:
             if not self._unreadable:
                 log_event(log, "listener.backlog_unknown", level=logging.WARNING, error=repr(exc))
             self._unreadable = True
-            self._set(False, None)
+            self._set(False, None, None)
             return
         self._unreadable = False
-        if length >= self.high:
-            self._set(True, length)
-        elif length < self.low:
-            self._set(False, length)
+        queue_full = self.high > 0 and length >= self.high
+        memory_full = self.memory_high > 0 and memory >= self.memory_high
+        if queue_full or memory_full:
+            self._set(True, length, memory)
+        elif (not self.high or length < self.low) and memory < self.memory_high * BACKLOG_RESUME:
+            self._set(False, length, memory)
 
-    def _set(self, full: bool, length: int | None) -> None:
+    def _read(self) -> tuple[int, float]:
+        """Queue length, and the share of maxmemory in use (0.0 without a maxmemory)."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.llen(self.key)
+            pipe.info("memory")
+            length, info = pipe.execute()
+        limit = int(info.get("maxmemory", 0))
+        return int(length), (int(info.get("used_memory", 0)) / limit if limit else 0.0)
+
+    def _set(self, full: bool, length: int | None, memory: float | None) -> None:
         if full == self.full:
             return
         self.full = full
         event = "listener.backlog_full" if full else "listener.backlog_drained"
-        log_event(log, event, level=logging.ERROR if full else logging.WARNING, length=length)
+        log_event(log, event, level=logging.ERROR if full else logging.WARNING, length=length,
+                  memory=None if memory is None else round(memory, 3))  # fmt: skip

@@ -295,6 +295,13 @@ class Settings:
         100_000,
         "queued jobs above which MAIL gets 452 4.3.1, until below 90 % of it (0 = off)",
     )
+    redis_memory_high_watermark: float = _var(
+        "MAILBUS_REDIS_MEMORY_HIGH_WATERMARK",
+        values.non_negative_float,
+        0.8,
+        "share of Redis maxmemory in use above which MAIL gets 452 4.3.1, until below 90 % of "
+        "it, so Redis never fills up mid-DATA (0 = off; no effect without maxmemory)",
+    )
     max_concurrent_persists: int = _var(
         "MAILBUS_MAX_CONCURRENT_PERSISTS",
         values.positive_int,

@@ -72,6 +72,29 @@ def test_queue_backlog_refuses_mail_until_drained(
     assert client.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
 
 
+def test_redis_near_maxmemory_refuses_mail_until_memory_frees(
+    make_listener, real_redis: redis.Redis
+) -> None:  # type: ignore[no-untyped-def]
+    """B14 on memory: 452 4.3.1 at MAIL while Redis uses over 80 % of maxmemory, so a write
+    never meets a full Redis mid-DATA; mail flows again once memory is back under 72 %."""
+    server: Running = make_listener(redis_memory_high_watermark=0.8)
+    backlog = server.listener.ctx.backlog
+    used = int(real_redis.info("memory")["used_memory"])
+    real_redis.config_set("maxmemory", int(used / 0.95))  # about 95 % in use
+    try:
+        assert wait_for(lambda: backlog.full, 3)
+        client = Client(server.port)
+        client.ehlo()
+        assert client.cmd("MAIL FROM:<a@b.test>") == "452 4.3.1 Insufficient system storage"
+        assert stored(real_redis) == {"raw": 0, "jobs": 0, "status": 0}
+        real_redis.config_set("maxmemory", used * 4)  # about 25 % in use
+        assert wait_for(lambda: not backlog.full, 3)
+        assert client.message(MSG).startswith("250 2.0.0 Ok: queued as")
+        assert server.counters["backlog"] == 1
+    finally:
+        real_redis.config_set("maxmemory", 0)
+
+
 def test_stalled_persists_do_not_pile_up(
     make_listener, redis_server: RedisServer, real_redis: redis.Redis
 ) -> None:  # type: ignore[no-untyped-def]
