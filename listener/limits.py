@@ -10,6 +10,7 @@ on it (catalogue B09 allows shared Redis counters only if they fail open; these 
 from __future__ import annotations
 
 import collections
+import functools
 import ipaddress
 import time
 from collections.abc import Callable
@@ -43,7 +44,13 @@ def in_networks(ip: str, networks: tuple[str, ...]) -> bool:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
+    return any(address in network for network in _parsed(networks))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Each setting's networks parsed once, not on every connection."""
+    return tuple(ipaddress.ip_network(net, strict=False) for net in networks)
 
 
 class RateLimiter:
