@@ -37,9 +37,11 @@ class Session(Transaction):
     line_length_limit = READ_SIZE  # sizes aiosmtpd's StreamReader: bulk DATA reads, 128 KiB cap
 
     def __dir__(self) -> list[str]:
-        """Only the smtp_/auth_/handle_ names: aiosmtpd's __init__ scans dir() of the session
-        (three times, as protocol and as handler) on every connection, which cost more than a
-        whole 2 KB message's persist; the class's names never change, so they are listed once."""
+        """Only the smtp_/handle_ names we serve: aiosmtpd's __init__ scans dir() of the session
+        (four times, as protocol and as handler) on every connection, which cost more than a
+        whole 2 KB message's persist; the class's names never change, so they are listed once.
+        An MX takes no AUTH, so neither smtp_AUTH nor the auth_ mechanisms are listed: AUTH is
+        "command not recognized"."""
         return list(_HOOK_NAMES)
 
     def __init__(self, ctx: ListenerContext) -> None:
@@ -53,7 +55,6 @@ class Session(Transaction):
             tls_context=ctx.tls_context,
             timeout=settings.timeout,
         )
-        self._smtp_methods.pop("AUTH", None)  # an MX takes no AUTH: "command not recognized"
         self.ctx = ctx
         self.errors = self.junk = self.messages = self.held = 0
         self.phase = "greeting"
@@ -287,4 +288,6 @@ def _write(transport: asyncio.BaseTransport, reply: str) -> None:
             cast(asyncio.WriteTransport, transport).write(reply.encode() + b"\r\n")
 
 
-_HOOK_NAMES = tuple(n for n in dir(Session) if n.startswith(("smtp_", "auth_", "handle_")))
+_HOOK_NAMES = tuple(
+    n for n in dir(Session) if n.startswith(("smtp_", "handle_")) and n != "smtp_AUTH"
+)
