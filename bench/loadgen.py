@@ -16,6 +16,7 @@ import resource
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bench.messages import smtp_message
@@ -26,7 +27,16 @@ RCPT = b"RCPT TO:<bench@example.com>\r\n"
 
 
 class Refused(Exception):
-    """A reply other than the one the step expects; its text is the error reason."""
+    """A reply other than the one the step expects; its text is the error reason.
+
+    `code` is the reply's code (0 when the connection closed); `latency` is set when the refusal
+    answered the end of DATA, so a soak counts slow refusals in its latency figures too.
+    """
+
+    def __init__(self, reason: str, code: int = 0) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.latency: float | None = None
 
 
 async def _reply(reader: asyncio.StreamReader) -> bytes:
@@ -45,11 +55,22 @@ async def _expect(reader: asyncio.StreamReader, step: str, wanted: int) -> None:
         # The code and the enhanced status code, when the reply has one ("421 4.7.0").
         words = line.decode("ascii", "replace").split()
         code = " ".join(words[:2]) if len(words) > 1 and words[1][:1] in "245" else words[0]
-        raise Refused(f"{step} {code}")
+        raise Refused(f"{step} {code}", int(line[:3]))
 
 
-async def session(host: str, port: int, data: bytes) -> float:
-    """One message in its own connection; returns seconds from connect to the DATA reply."""
+async def send_all(writer: asyncio.StreamWriter, data: bytes) -> None:
+    writer.write(data)
+    await writer.drain()
+
+
+Send = Callable[[asyncio.StreamWriter, bytes], Awaitable[None]]
+
+
+async def deliver(
+    host: str, port: int, data: bytes, *, rcpts: Sequence[bytes] = (RCPT,), send: Send = send_all
+) -> tuple[float, float]:
+    """One message in its own connection, the message written by `send`; returns seconds from
+    connect, and from the end of DATA (handed to the socket), to the DATA reply."""
     start = time.perf_counter()
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -58,22 +79,32 @@ async def session(host: str, port: int, data: bytes) -> float:
         await _expect(reader, "EHLO", 250)
         writer.write(MAIL)
         await _expect(reader, "MAIL", 250)
-        writer.write(RCPT)
-        await _expect(reader, "RCPT", 250)
+        for rcpt in rcpts:
+            writer.write(rcpt)
+            await _expect(reader, "RCPT", 250)
         writer.write(b"DATA\r\n")
         await _expect(reader, "DATA", 354)
-        writer.write(data)
-        await writer.drain()
-        await _expect(reader, "end of DATA", 250)
-        latency = time.perf_counter() - start
+        await send(writer, data)
+        sent = time.perf_counter()
+        try:
+            await _expect(reader, "end of DATA", 250)
+        except Refused as exc:
+            exc.latency = time.perf_counter() - sent
+            raise
+        replied = time.perf_counter()
         writer.write(b"QUIT\r\n")
         await _reply(reader)
-        return latency
+        return replied - start, replied - sent
     finally:
         writer.close()
 
 
-def _quantile(values: list[float], q: float) -> float:
+async def session(host: str, port: int, data: bytes) -> float:
+    """One message in its own connection; returns seconds from connect to the DATA reply."""
+    return (await deliver(host, port, data))[0]
+
+
+def quantile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -127,10 +158,19 @@ async def run_load(
         "truncated": remaining > 0,
         "seconds": round(seconds, 4),
         "rate": round(ok / seconds, 2) if seconds > 0 else 0.0,
-        "p50_ms": round(_quantile(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(_quantile(latencies, 0.99) * 1000, 2),
+        "p50_ms": round(quantile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(quantile(latencies, 0.99) * 1000, 2),
         "loadgen_cpu": round(cpu / seconds, 3) if seconds > 0 else 0.0,
     }
+
+
+def runner() -> Any:
+    """uvloop.run when uvloop is installed, else asyncio.run."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,13 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         parser.error("the load generator only talks to loopback")
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    result = runner(
+    result = runner()(
         run_load(
             host=args.host,
             port=args.port,

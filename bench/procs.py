@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def python_env(**extra: str) -> dict[str, str]:
@@ -41,8 +42,8 @@ def wait_port(port: int, *, process: subprocess.Popen[bytes], timeout: float = 3
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system, with reaped children) of `pid` and all its descendants."""
+def _proc_stats() -> dict[int, tuple[int, float]]:
+    """(parent pid, CPU seconds with reaped children) of every process in /proc."""
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -54,16 +55,39 @@ def tree_cpu(pid: int) -> float:
         fields = text[text.rindex(")") + 2 :].split()
         ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
         stats[int(entry.name)] = (int(fields[1]), ticks / CLOCK_TICKS)
-    total, frontier = 0.0, [pid]
+    return stats
+
+
+def _tree(pid: int, stats: dict[int, tuple[int, float]]) -> list[int]:
+    found, frontier = [], [pid]
     seen: set[int] = set()
     while frontier:
         current = frontier.pop()
         if current in seen or current not in stats:
             continue
         seen.add(current)
-        total += stats[current][1]
+        found.append(current)
         frontier.extend(p for p, (ppid, _) in stats.items() if ppid == current)
-    return total
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system, with reaped children) of `pid` and all its descendants."""
+    stats = _proc_stats()
+    return sum(stats[p][1] for p in _tree(pid, stats))
+
+
+def tree_memory(pid: int) -> tuple[int, int]:
+    """Resident bytes and open file descriptors of `pid` and all its descendants, summed: what a
+    soak watches for leaks. A process that exits while being read counts as zero."""
+    rss = fds = 0
+    for p in _tree(pid, _proc_stats()):
+        try:
+            rss += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE_SIZE
+            fds += len(os.listdir(f"/proc/{p}/fd"))
+        except OSError:
+            continue
+    return rss, fds
 
 
 class Server:
@@ -84,7 +108,8 @@ class Server:
         self.log, self.cwd = log, cwd
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def spawn(self) -> Server:
+        """Start the command without waiting for its port (a worker pool listens on none)."""
         out = self.log.open("ab") if self.log else subprocess.DEVNULL
         self.process = subprocess.Popen(
             self.command,
@@ -94,6 +119,11 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        return self
+
+    def start(self, timeout: float = 30.0) -> Server:
+        self.spawn()
+        assert self.process is not None
         try:
             wait_port(self.port, process=self.process, timeout=timeout)
         except RuntimeError as exc:
