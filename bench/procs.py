@@ -1,4 +1,4 @@
-"""Subprocesses of the benchmark: start a server, wait for its port, measure its CPU, stop it.
+"""Subprocesses of the benchmark: start a server, wait for its port, measure it, stop it.
 
 Each server runs in its own session (process group) so that stopping it also stops the children
 it forked (`mailbus listen --processes 2`, Haraka's launcher). Only processes started here are
