@@ -240,20 +240,10 @@ def soak(args: argparse.Namespace, results: Results, work: Path) -> list[str]:
         jobs = stack.drain(args.drain_seconds)
         rss_bound = RSS_GROWTH + (BIG_COPIES * args.big_size if args.big else 0)
         failed = checks(load.tally, jobs, stack, warmup, rss_bound)
-        tally = load.tally
-        results.write(
-            "soak-summary",
-            args={k: str(v) for k, v in vars(args).items()},
-            jobs=jobs,
-            started=tally.started,
-            accepted=tally.accepted,
-            refused=tally.refused,
-            permanent=tally.permanent,
-            abandoned=tally.abandoned,
-            idle_fds=stack.idle_fds,
-            **tally.latency_ms(),
-            failed=failed,
-        )
+        counts = {k: v for k, v in vars(load.tally).items() if k != "latencies"}
+        settings = {k: str(v) for k, v in vars(args).items()}
+        results.write("soak-summary", args=settings, jobs=jobs, idle_fds=stack.idle_fds,
+                      **counts, **load.tally.latency_ms(), failed=failed)  # fmt: skip
     return failed
 
 
