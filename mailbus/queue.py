@@ -141,7 +141,7 @@ class JobWriter:
         for job in jobs:
             keys.append(self._job_key(job.message_id))
             data = self._dumps((JOB_FUNCTION, None, (), job.kwargs()))  # as RQ's Job.data
-            args += (
+            args += (  # the id, then the values of _OWN in its order
                 job.message_id,
                 stamp,
                 stamp,
