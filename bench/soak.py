@@ -30,10 +30,6 @@ from bench.soak_stack import Stack
 
 MIB = 1 << 20
 RSS_GROWTH = 100 * MIB  # generous: keeping every 100 KB message at 40/s crosses it in 30 s
-# A big message leaves about this many copies of itself resident, once: its free raises glibc's
-# dynamic mmap threshold, so the next big one's buffers stay in the heap (measured: +91 MiB after
-# 30 MB messages; flat with MALLOC_MMAP_THRESHOLD_ fixed). A high-water mark, not a leak.
-BIG_COPIES = 3
 FD_MARGIN = 10  # idle after the run vs idle before it (the Redis pool may keep a few more)
 
 
@@ -157,9 +153,7 @@ async def drive(load: Load, stack: Stack, seconds: float, interval: float) -> No
         await clients
 
 
-def checks(
-    tally: Tally, jobs: dict[str, int], stack: Stack, warmup: float, rss_bound: int
-) -> list[str]:
+def checks(tally: Tally, jobs: dict[str, int], stack: Stack, warmup: float) -> list[str]:
     """Print each check's line; return the failed ones."""
     failed: list[str] = []
 
@@ -181,9 +175,9 @@ def checks(
     after = [s for s in stack.samples if s["elapsed"] >= warmup] or stack.samples[-1:]
     first, last = after[0]["rss"] / MIB, after[-1]["rss"] / MIB
     peak = max(s["rss"] for s in stack.samples) / MIB
-    check(last - first < rss_bound / MIB,
+    check(last - first < RSS_GROWTH / MIB,
           f"listener RSS: {first:.1f} MiB after warm-up, {last:.1f} MiB at the end"
-          f" ({last - first:+.1f}, bound {rss_bound // MIB}), max {peak:.1f} MiB")  # fmt: skip
+          f" ({last - first:+.1f}, bound {RSS_GROWTH // MIB}), max {peak:.1f} MiB")  # fmt: skip
     fds, peak_fds = stack.idle_fds, max(s["fds"] for s in stack.samples)
     check(fds[-1] - fds[0] <= FD_MARGIN,
           f"listener FDs: {fds[0]} idle before, {fds[-1]} idle after (bound +{FD_MARGIN}),"
@@ -238,8 +232,7 @@ def soak(args: argparse.Namespace, results: Results, work: Path) -> list[str]:
         runner()(drive(load, stack, seconds, args.interval))
         stack.sample_idle_fds()
         jobs = stack.drain(args.drain_seconds)
-        rss_bound = RSS_GROWTH + (BIG_COPIES * args.big_size if args.big else 0)
-        failed = checks(load.tally, jobs, stack, warmup, rss_bound)
+        failed = checks(load.tally, jobs, stack, warmup)
         counts = {k: v for k, v in vars(load.tally).items() if k != "latencies"}
         settings = {k: str(v) for k, v in vars(args).items()}
         results.write("soak-summary", args=settings, jobs=jobs, idle_fds=stack.idle_fds,

@@ -28,7 +28,7 @@ from listener import tls
 from listener.context import ListenerContext
 from listener.persist import Persister
 from listener.session import Session
-from mailbus import logs
+from mailbus import logs, malloc
 from mailbus.connections import redis_connection
 from mailbus.logs import log_event
 from mailbus.metrics import process_exited as metrics_process_exited
@@ -141,6 +141,7 @@ def serve(settings: Settings, *, processes: int = 1) -> int:
         log_event(log, "listener.tls_invalid", level=logging.ERROR, error=repr(exc))
         return 2
     warn_redis(settings)
+    malloc.return_big_buffers()
     if processes <= 1:
         return run_process(settings)
     return supervise(settings, processes)

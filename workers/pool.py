@@ -31,7 +31,7 @@ import redis
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
-from mailbus import logs, metrics
+from mailbus import logs, malloc, metrics
 from mailbus.errors import HandlerLoadError
 from mailbus.logs import log_event
 from mailbus.queue import message_queue
@@ -64,6 +64,7 @@ def run(settings: Settings, *, processes: int = 1, burst: bool = False) -> int:
     if not settings.handlers:
         raise HandlerLoadError("MAILBUS_HANDLERS is not set: the worker has no handlers to call")
     router = load_router(settings.handlers)
+    malloc.return_big_buffers()  # before forking: the children inherit it
     return Supervisor(settings, router, processes=max(1, processes), burst=burst).run()
 
 
