@@ -3,7 +3,7 @@
 For each message set (N copies of a ~50 KB multipart with unique attachments; a corpus-shaped mix
 sampled from ../shared/corpus) and each process count P, every repetition flushes a private
 Redis, stores the raw messages with trace headers and enqueues them with
-`mailbus.queue.enqueue_message` in one MULTI/EXEC per batch, exactly as the listener does; then
+`mailbus.queue.enqueue_message` in one MULTI/EXEC per batch (the records the listener writes); then
 it times the drain from process start to exit. The baseline is `bench.plainloop` in P processes
 over the same stored keys, also timed from start to exit. After each drain every job must be
 finished (multipart) or finished-or-failed (corpus), and the queue empty, else BenchError.
