@@ -50,9 +50,6 @@ class BatchWorker(SimpleWorker):
     _current_id: str | None = None  # the job RQ's worker hash names as current
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        if job.func_name != JOB_FUNCTION:
-            super().execute_job(job, queue)
-            return
         batch = [job, *self._take_more(queue, self.batch_size() - 1)]
         executions = self._start(batch, queue)
         overdue = time.monotonic() + OVERDUE_SECONDS
@@ -62,7 +59,12 @@ class BatchWorker(SimpleWorker):
             if index and (self._stop_requested or time.monotonic() > overdue):
                 self._put_back(batch[index:], queue)
                 break
-            self._run(current, queue, executions[current.id], batch[index + 1 : index + 2])
+            self.execution = executions[current.id]
+            if current.func_name == JOB_FUNCTION:
+                self._run(current, queue, batch[index + 1 : index + 2])
+            else:  # not ours: RQ's own path, which prepares it again and clears current_job
+                self.perform_job(current, queue)
+                self._current_id = None
         self.set_state(WorkerStatus.IDLE)
 
     def unsubscribe(self) -> None:
@@ -113,10 +115,9 @@ class BatchWorker(SimpleWorker):
         self._current_id = batch[0].id
         return executions
 
-    def _run(self, job: Job, queue: Queue, execution: Execution, after: list[Job]) -> None:
+    def _run(self, job: Job, queue: Queue, after: list[Job]) -> None:
         """RQ's perform_job for one mailbus job; success is one transaction that also names
         the next job of the batch as the worker's current one."""
-        self.execution = execution
         if self._current_id != job.id:  # only after a failure, which RQ's path clears it on
             self.set_current_job_id(job.id)
         ctx = context.current()

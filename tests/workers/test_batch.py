@@ -127,3 +127,20 @@ def test_a_batch_that_overruns_puts_the_rest_back_for_any_worker(ctx, monkeypatc
     assert len(put_backs) == 3  # batches of 4, 3, 2 and 1: each ran only its first job
     queue = message_queue(ctx.connection, ctx.settings)
     assert queue.count == 0 and queue.started_job_registry.count == 0
+
+
+def double(number: int) -> int:
+    """A job that is not a message: someone else's function on the mailbus queue."""
+    return number * 2
+
+
+def test_a_job_of_another_function_in_a_batch_runs_through_rqs_own_path(ctx) -> None:
+    ids = [put(ctx) for _ in range(2)]
+    queue = message_queue(ctx.connection, ctx.settings)
+    other = queue.enqueue(f"{__name__}.double", 21)
+    ids += [put(ctx) for _ in range(2)]
+    drain(ctx)
+    assert fetch(ctx, other.id).get_status().value == "finished"
+    assert Result.fetch_latest(fetch(ctx, other.id), serializer=JSONSerializer).return_value == 42
+    assert all(fetch(ctx, i).get_status().value == "finished" for i in ids)
+    assert queue.started_job_registry.count == 0 and queue.count == 0
