@@ -26,8 +26,9 @@ import traceback
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
+from rq.results import Result
 from rq.timeouts import JobTimeoutException
-from rq.utils import now
+from rq.utils import now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
 from mailbus.logs import log_event
@@ -48,6 +49,7 @@ class BatchWorker(SimpleWorker):
 
     job_seconds = BATCH_SECONDS  # running average; starts cautious: batches of one
     _current_id: str | None = None  # the job RQ's worker hash names as current
+    _finished, _worked = 0, 0.0  # this batch's successes and their seconds, for RQ's counters
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         batch = [job, *self._take_more(queue, self.batch_size() - 1)]
@@ -65,7 +67,13 @@ class BatchWorker(SimpleWorker):
             else:  # not ours: RQ's own path, which prepares it again and clears current_job
                 self.perform_job(current, queue)
                 self._current_id = None
-        self.set_state(WorkerStatus.IDLE)
+        with self.connection.pipeline() as pipe:
+            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+            if self._finished:  # RQ's per-job worker counters, once for the batch
+                pipe.hincrby(self.key, "successful_job_count", self._finished)
+                pipe.hincrbyfloat(self.key, "total_working_time", self._worked)
+            pipe.execute()
+        self._finished, self._worked = 0, 0.0
 
     def unsubscribe(self) -> None:
         """RQ's, in the order that does not stall exit: RQ unsubscribes first, so the reply can
@@ -148,28 +156,40 @@ class BatchWorker(SimpleWorker):
         self.job_seconds += _SMOOTHING * (seconds - self.job_seconds)
 
     def _succeeded(self, job: Job, queue: Queue, after: list[Job], ledger: Ledger) -> None:
-        """RQ's handle_job_success and the delivery's pending ledger writes, in one
-        transaction (mailbus jobs have no dependents, so RQ's WATCH on them is not needed)."""
+        """RQ's handle_job_success, trimmed to what a mailbus job needs, with the delivery's
+        pending ledger writes, in one transaction. Mailbus jobs have no dependents (no WATCH,
+        no dependents keys to expire), their hash only changed in the fields execution sets
+        (not the whole job saved again), and the worker's counters are added once a batch."""
         result_ttl = job.get_result_ttl(self.default_result_ttl)
+        ended = utcformat(job.ended_at)  # type: ignore[arg-type]
+        execution = self.execution
         with self.connection.pipeline() as pipe:
             ledger.flush(pipe)
-            self.increment_successful_job_count(pipeline=pipe)
-            self.increment_total_working_time(job.ended_at - job.started_at, pipe)  # type: ignore[operator]
+            pipe.hset(job.key, mapping={"status": JobStatus.FINISHED, "ended_at": ended,
+                                        "started_at": utcformat(job.started_at),  # type: ignore[arg-type]
+                                        "last_heartbeat": ended})  # fmt: skip
             if result_ttl != 0:
-                job._handle_success(
-                    result_ttl,
-                    pipeline=pipe,
-                    worker_name=self.name,
-                    execution_id=self.execution.id if self.execution else None,
-                    execution_started_at=self.execution.created_at if self.execution else None,
-                    execution_ended_at=job.ended_at,
-                )
-            job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
-            self.cleanup_execution(job, pipeline=pipe)
+                Result.create(job, Result.Type.SUCCESSFUL, return_value=job._result,
+                              ttl=result_ttl, worker_name=self.name, pipeline=pipe,
+                              execution_id=execution.id if execution else None,
+                              execution_started_at=execution.created_at if execution else None,
+                              execution_ended_at=job.ended_at)  # fmt: skip
+                job.finished_job_registry.add(job, result_ttl, pipe)
+            if result_ttl == 0:
+                job.delete(pipeline=pipe, remove_from_queue=False)
+            elif result_ttl > 0:
+                pipe.expire(job.key, result_ttl)
+            if execution is not None:
+                execution.delete(job=job, pipeline=pipe)
+                self.execution = None
             if after:
                 self.set_current_job_id(after[0].id, pipeline=pipe)
+            else:
+                self.set_current_job_id(None, pipeline=pipe)
             pipe.execute()
         self._current_id = after[0].id if after else None
+        self._finished += 1
+        self._worked += (job.ended_at - job.started_at).total_seconds()  # type: ignore[operator]
 
     def _put_back(self, rest: list[Job], queue: Queue) -> None:
         for job in reversed(rest):  # each goes to the front: the first ends up first

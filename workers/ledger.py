@@ -62,9 +62,10 @@ class Ledger:
     def __init__(self, connection: redis.Redis, *, window: int) -> None:
         self.connection = connection
         self.window = window
-        # What the next round trip writes: key writes, and timeline events by message id
-        # (one RPUSH per message however many events it gathered).
+        # What the next round trip writes: key writes, the keys they touched (one EXPIRE
+        # each), and timeline events by message id (one RPUSH per message).
         self._pending: list[Callable[[Any], None]] = []
+        self._touched: set[str] = set()
         self._events: dict[str, list[dict[str, Any]]] = {}
 
     def _key(self, digest: str) -> str:
@@ -91,11 +92,8 @@ class Ledger:
         or with `later` in the next ledger write or the job's own finish (`flush`)."""
         key = self._key(digest)
 
-        def write(pipe: Any) -> None:
-            pipe.hset(key, f"handler:{handler}", message_id)
-            pipe.expire(key, self.window)
-
-        self._pending.append(write)
+        self._pending.append(lambda pipe: pipe.hset(key, f"handler:{handler}", message_id))
+        self._touched.add(key)
         self.note(message_id, "handler", handler=handler, **event)
         if not later:
             self.write_pending()
@@ -108,10 +106,10 @@ class Ledger:
 
         def write(pipe: Any) -> None:
             pipe.hsetnx(key, "delivered", message_id)
-            pipe.expire(key, self.window)
             pipe.eval(_RELEASE, 1, key + ":claim", token)
 
         self._pending.append(write)
+        self._touched.add(key)
         self.note(message_id, "done", **event)
 
     def claim(
@@ -167,9 +165,12 @@ class Ledger:
         """Add every pending write to `pipe` (the caller executes it)."""
         for write in self._pending:
             write(pipe)
+        for key in self._touched:
+            pipe.expire(key, self.window)
         for message_id, events in self._events.items():
             status.record(pipe, message_id, self.window, *events)
         self._pending.clear()
+        self._touched.clear()
         self._events.clear()
 
     def write_pending(self) -> None:
