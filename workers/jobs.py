@@ -96,7 +96,9 @@ def _deliver(
     attempt: int,
 ) -> dict[str, Any]:
     ledger = ctx.ledger
-    token, record = _claim(ctx, job, digest, message_id)
+    store = ctx.store
+    fetch = store.redis_key(raw_key) if isinstance(store, RedisStore) else None
+    token, record, raw = _claim(ctx, job, digest, message_id, fetch)
     released = False
     try:
         first = record.delivered_by
@@ -108,7 +110,7 @@ def _deliver(
             return {"duplicate_of": first, "ran": [], "skipped": []}
 
         started = time.perf_counter()
-        msg = _parse(ctx, message_id, raw_key, envelope)
+        msg = _parse(ctx, message_id, raw_key, envelope, raw)
         parse_ms = round((time.perf_counter() - started) * 1000, 1)
         ledger.note(message_id, "parsed", attempt=attempt, attachments=len(msg.attachments),
                      defects=len(msg.defects), limits_hit=list(msg.limits_hit))  # fmt: skip
@@ -151,16 +153,17 @@ def _deliver(
 
 
 def _claim(
-    ctx: context.Context, job: Job | None, digest: str, message_id: str
-) -> tuple[str, DeliveryRecord]:
+    ctx: context.Context, job: Job | None, digest: str, message_id: str, fetch: str | None
+) -> tuple[str, DeliveryRecord, bytes | None]:
     """Hold the delivery while we run, so a concurrent duplicate (another id with the same
     digest, or the same job id pushed twice) waits instead of running the handlers again;
-    return our claim token and the delivery's record, read while holding it."""
+    return our claim token, the delivery's record, read while holding it, and the Redis key
+    `fetch` read in the same round trip when the claim was free (else None)."""
     token = f"{message_id} {job.worker_name if job is not None and job.worker_name else '-'}"
     ttl = ctx.settings.job_timeout + 60
-    record = ctx.ledger.claim_and_read(digest, token, ttl)
+    record, fetched = ctx.ledger.claim_and_read(digest, token, ttl, fetch=fetch)
     if record is not None:
-        return token, record
+        return token, record, fetched
     deadline = time.monotonic() + min(CLAIM_WAIT, ctx.settings.job_timeout / 2)
 
     def stale(holder: str) -> bool:
@@ -174,12 +177,15 @@ def _claim(
         if time.monotonic() > deadline:
             raise DeliveryBusy(f"delivery {digest[:16]} is being processed by {holder}")
         time.sleep(0.2)
-    return token, ctx.ledger.record(digest)
+    return token, ctx.ledger.record(digest), None
 
 
-def _parse(ctx: context.Context, message_id: str, raw_key: str, envelope: Envelope) -> Any:
+def _parse(
+    ctx: context.Context, message_id: str, raw_key: str, envelope: Envelope, raw: bytes | None
+) -> Any:
+    """Parse the raw message (`raw`, if it was read already, else from the store)."""
     try:
-        raw = ctx.store.get(raw_key)
+        raw = ctx.store.get(raw_key) if raw is None else raw
     except NotFound as exc:
         raise DeliveryError(f"raw message {raw_key} is no longer in the store") from exc
     try:
@@ -193,11 +199,11 @@ def _parse(ctx: context.Context, message_id: str, raw_key: str, envelope: Envelo
 
 def _store_attachments(ctx: context.Context, msg: Any) -> None:
     """Content-addressed by sha256, so the same file sent twice is stored once."""
+    new: dict[str, Any] = {}
     for attachment in msg.attachments:
-        key = attachment_key(attachment.sha256)
-        if not ctx.store.exists(key):
-            ctx.store.put(key, attachment.read())
-        attachment.storage_key = key
+        attachment.storage_key = attachment_key(attachment.sha256)
+        new.setdefault(attachment.storage_key, attachment)
+    ctx.store.put_new({key: attachment.read() for key, attachment in new.items()})
 
 
 def _finish(ctx: context.Context, message_id: str, event: str, **fields: Any) -> None:

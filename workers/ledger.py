@@ -76,14 +76,19 @@ class Ledger:
         and which handlers already succeeded. Read while holding the claim, so it stays true."""
         return _record(self.connection.hgetall(self._key(digest)))
 
-    def claim_and_read(self, digest: str, token: str, ttl: int) -> DeliveryRecord | None:
+    def claim_and_read(
+        self, digest: str, token: str, ttl: int, *, fetch: str | None = None
+    ) -> tuple[DeliveryRecord | None, bytes | None]:
         """The common case of `claim` + `record` in one round trip: take the claim if it is
-        free and read the record after it; None when someone holds the claim."""
+        free and read the record after it (None when someone holds the claim), and GET the
+        Redis key `fetch` too (the raw message, with the Redis store)."""
         with self.connection.pipeline(transaction=False) as pipe:
             pipe.set(self._key(digest) + ":claim", token, nx=True, ex=ttl)
             pipe.hgetall(self._key(digest))
-            taken, fields = pipe.execute()
-        return _record(fields) if taken else None
+            if fetch is not None:
+                pipe.get(fetch)
+            taken, fields, *fetched = pipe.execute()
+        return (_record(fields) if taken else None), (fetched[0] if fetched else None)
 
     def mark_handler(
         self, digest: str, handler: str, message_id: str, *, later: bool = False, **event: Any

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from mailbus.errors import StoreError
@@ -36,6 +36,10 @@ class Store(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Store bytes under a key (attachments, markers); overwriting the same bytes is fine."""
 
+    def put_new(self, items: Mapping[str, bytes]) -> None:
+        """Store each key that is not stored yet, leaving existing ones as they are: for
+        content-addressed bytes (attachments), where an existing key already holds them."""
+
     def get(self, key: str) -> bytes:
         """Return the bytes under `key`; raise NotFound when absent, StoreError when down."""
 
@@ -47,6 +51,13 @@ class Store(Protocol):
 
     def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
         """Keys under `prefix` in lexical order (message ids sort by time), after `start_after`."""
+
+
+def put_each_new(store: Store, items: Mapping[str, bytes]) -> None:
+    """`put_new` for stores without a cheaper way: a lookup, then a write where it is missing."""
+    for key, data in items.items():
+        if not store.exists(key):
+            store.put(key, data)
 
 
 def check_store(store: Store, *, write_only: bool = False) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from mailbus.errors import NotFound, StoreError
+from mailbus.stores.base import put_each_new
 
 
 class FileStore:
@@ -49,6 +50,9 @@ class FileStore:
                 os.close(dir_fd)
         except OSError as exc:
             raise StoreError(f"file store: cannot write {key}: {exc}") from exc
+
+    def put_new(self, items: Mapping[str, bytes]) -> None:
+        put_each_new(self, items)
 
     def get(self, key: str) -> bytes:
         try:

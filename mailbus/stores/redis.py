@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis
@@ -21,6 +21,10 @@ class RedisStore:
         self.connection = connection
         self.raw_ttl = raw_ttl
 
+    def redis_key(self, key: str) -> str:
+        """The Redis key that holds `key`, for a caller reading it in a pipeline of its own."""
+        return NAMESPACE + key
+
     def put_raw(self, key: str, data: bytes, *, pipeline: Any = None) -> None:
         target = pipeline if pipeline is not None else self.connection
         try:
@@ -33,6 +37,18 @@ class RedisStore:
             self.connection.set(NAMESPACE + key, data, ex=self.raw_ttl)
         except redis.RedisError as exc:
             raise StoreError(f"redis store: cannot write {key}: {exc}") from exc
+
+    def put_new(self, items: Mapping[str, bytes]) -> None:
+        """One round trip: SET NX per key (with the raw TTL, as `put`)."""
+        if not items:
+            return
+        try:
+            with self.connection.pipeline(transaction=False) as pipe:
+                for key, data in items.items():
+                    pipe.set(NAMESPACE + key, data, ex=self.raw_ttl, nx=True)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot write {', '.join(items)}: {exc}") from exc
 
     def get(self, key: str) -> bytes:
         try:

@@ -6,7 +6,7 @@ The endpoint, region and credentials come from boto3's own chain (`AWS_ENDPOINT_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mailbus.errors import NotFound, StoreError
+from mailbus.stores.base import put_each_new
 
 _MISSING = ("NoSuchKey", "404", "NotFound")
 
@@ -42,6 +43,9 @@ class S3Store:
             self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"s3 store: cannot write {key}: {exc}") from exc
+
+    def put_new(self, items: Mapping[str, bytes]) -> None:
+        put_each_new(self, items)
 
     def get(self, key: str) -> bytes:
         try:

@@ -41,6 +41,11 @@ def check_contract(store: Store) -> None:
     assert list(store.keys("raw/")) == ["raw/01a", "raw/01b", "raw/01c"]
     assert list(store.keys("raw/", start_after="raw/01a")) == ["raw/01b", "raw/01c"]
 
+    store.put_new({"attachments/" + "ab" * 32: b"other", "attachments/" + "cd" * 32: b"new"})
+    assert store.get("attachments/" + "ab" * 32) == b"\x00\x01binary"  # kept as it was
+    assert store.get("attachments/" + "cd" * 32) == b"new"
+    store.put_new({})
+
     store.put("raw/01a", b"replaced")
     assert store.get("raw/01a") == b"replaced"
     store.delete("raw/01a")
