@@ -103,9 +103,11 @@ class Backlog:
         self._unreadable = False
         queue_full = self.high > 0 and length >= self.high
         memory_full = self.memory_high > 0 and memory >= self.memory_high
+        queue_low = not self.high or length < self.low
+        memory_low = not self.memory_high or memory < self.memory_high * BACKLOG_RESUME
         if queue_full or memory_full:
             self._set(True, length, memory)
-        elif (not self.high or length < self.low) and memory < self.memory_high * BACKLOG_RESUME:
+        elif queue_low and memory_low:
             self._set(False, length, memory)
 
     def _read(self) -> tuple[int, float]:

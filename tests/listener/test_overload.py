@@ -72,6 +72,22 @@ def test_queue_backlog_refuses_mail_until_drained(
     assert client.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
 
 
+def test_queue_backlog_alone_drains_with_the_memory_guard_off(
+    make_listener, real_redis: redis.Redis
+) -> None:  # type: ignore[no-untyped-def]
+    """B14 with MAILBUS_REDIS_MEMORY_HIGH_WATERMARK=0: the queue alone decides, both ways."""
+    server: Running = make_listener(queue_high_watermark=10, redis_memory_high_watermark=0)
+    backlog = server.listener.ctx.backlog
+    real_redis.rpush(QUEUE, *range(10))
+    assert wait_for(lambda: backlog.full, 3)
+    client = Client(server.port)
+    client.ehlo()
+    assert client.cmd("MAIL FROM:<a@b.test>") == "452 4.3.1 Insufficient system storage"
+    real_redis.delete(QUEUE)
+    assert wait_for(lambda: not backlog.full, 3)
+    assert client.message(MSG).startswith("250 2.0.0 Ok: queued as")
+
+
 def test_redis_near_maxmemory_refuses_mail_until_memory_frees(
     make_listener, real_redis: redis.Redis
 ) -> None:  # type: ignore[no-untyped-def]
