@@ -127,6 +127,13 @@ def non_negative_float(value: str) -> float:
     return number
 
 
+def fraction(value: str) -> float:
+    number = number_of(value)
+    if not 0 <= number <= 1:
+        raise ValueError("must be a fraction between 0 and 1 (0.8 = 80 %)")
+    return number
+
+
 def boolean(value: str) -> bool:
     value = value.strip().lower()
     if value in ("1", "true", "yes", "on"):

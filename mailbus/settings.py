@@ -297,7 +297,7 @@ class Settings:
     )
     redis_memory_high_watermark: float = _var(
         "MAILBUS_REDIS_MEMORY_HIGH_WATERMARK",
-        values.non_negative_float,
+        values.fraction,
         0.8,
         "share of Redis maxmemory in use above which MAIL gets 452 4.3.1, until below 90 % of "
         "it, so Redis never fills up mid-DATA (0 = off; no effect without maxmemory)",

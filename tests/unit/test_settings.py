@@ -31,6 +31,14 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "refuses to accept mail for every domain" in text
 
 
+def test_a_watermark_share_must_be_a_fraction() -> None:
+    env = {"MAILBUS_REDIS_MEMORY_HIGH_WATERMARK": "80"}
+    with pytest.raises(ConfigError, match="MAILBUS_REDIS_MEMORY_HIGH_WATERMARK.*between 0 and 1"):
+        Settings.from_env(env, env_file=None)
+    env = {"MAILBUS_REDIS_MEMORY_HIGH_WATERMARK": "0.9"}
+    assert Settings.from_env(env, env_file=None).redis_memory_high_watermark == 0.9
+
+
 def test_roles_require_what_they_cannot_run_without() -> None:
     with pytest.raises(ConfigError, match="MAILBUS_HANDLERS is not set"):
         Settings.from_env({}, env_file=None, role="worker")
