@@ -168,17 +168,17 @@ class BatchWorker(SimpleWorker):
             pipe.hset(job.key, mapping={"status": JobStatus.FINISHED, "ended_at": ended,
                                         "started_at": utcformat(job.started_at),  # type: ignore[arg-type]
                                         "last_heartbeat": ended})  # fmt: skip
-            if result_ttl != 0:
+            if result_ttl == 0:
+                job.delete(pipeline=pipe, remove_from_queue=False)
+            else:
                 Result.create(job, Result.Type.SUCCESSFUL, return_value=job._result,
                               ttl=result_ttl, worker_name=self.name, pipeline=pipe,
                               execution_id=execution.id if execution else None,
                               execution_started_at=execution.created_at if execution else None,
                               execution_ended_at=job.ended_at)  # fmt: skip
                 job.finished_job_registry.add(job, result_ttl, pipe)
-            if result_ttl == 0:
-                job.delete(pipeline=pipe, remove_from_queue=False)
-            elif result_ttl > 0:
-                pipe.expire(job.key, result_ttl)
+                if result_ttl > 0:  # negative: kept for good, as RQ does
+                    pipe.expire(job.key, result_ttl)
             if execution is not None:
                 execution.delete(job=job, pipeline=pipe)
                 self.execution = None

@@ -13,6 +13,7 @@ from mailbus.stores.base import attachment_key, raw_key
 from tests.workers import handlers_basic
 from tests.workers.conftest import EML, put_message
 from workers import admin
+from workers.ledger import PREFIX
 from workers.worker import drain
 
 
@@ -179,3 +180,18 @@ def test_claim_waits_for_a_live_holder_and_takes_over_from_a_dead_one(make_ctx) 
     assert ledger.claim("d1", "m3 w3", 60, stale=lambda holder: False) == "m2 w2"
     ledger.release("d1", "m2 w2")
     assert ledger.claim("d1", "m3 w3", 60, stale=lambda holder: False) is None
+
+
+def test_the_rq_entry_point_finishes_the_delivery_itself(make_ctx) -> None:
+    """A mailbus job performed by RQ's own path (not the batch worker) writes its completion
+    and drops its claim: nothing is left pending for a finishing transaction."""
+    ctx = make_ctx()
+    message_id = put_message(ctx.store, ctx.connection, ctx.settings)
+    job = Job.fetch(message_id, connection=ctx.connection, serializer=JSONSerializer)
+    assert job.func_name == "workers.jobs.process_message"
+    result = job.perform()
+    assert sorted(names()) == ["audit", "support"] and result["duplicate_of"] is None
+    digest = job.kwargs["digest"]
+    assert ctx.ledger.record(digest).delivered_by == message_id
+    assert not ctx.connection.exists(f"{PREFIX}{digest}:claim")
+    assert events(ctx, message_id) == ["parsed", "handler", "handler", "done"]
