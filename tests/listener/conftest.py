@@ -92,6 +92,13 @@ class Client:
         self.send(b"EHLO client.test\r\n")
         return self.lines()
 
+    def start_data(self) -> None:
+        """EHLO, MAIL, RCPT and DATA, each accepted: the client is in the middle of DATA."""
+        self.ehlo()
+        assert self.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
+        assert self.cmd("RCPT TO:<u@example.com>") == "250 2.1.5 Ok"
+        assert self.cmd("DATA").startswith("354")
+
     def message(
         self, body: bytes, *, sender: str = "a@sender.test", to: str = "u@example.com"
     ) -> str:

@@ -19,13 +19,6 @@ from tests.listener.conftest import Client, Running, stored, wait_for
 MSG = b"Subject: d\r\n\r\nbody\r\n.\r\n"
 
 
-def start_data(client: Client) -> None:
-    client.ehlo()
-    assert client.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
-    assert client.cmd("RCPT TO:<u@example.com>") == "250 2.1.5 Ok"
-    assert client.cmd("DATA").startswith("354")
-
-
 def test_redis_outage_during_data_gives_451_then_recovers(
     make_listener,
     redis_server: RedisServer,
@@ -34,7 +27,7 @@ def test_redis_outage_during_data_gives_451_then_recovers(
     """D01: stop Redis between 354 and the dot; the transaction resets; next mail after restart."""
     server: Running = make_listener()
     client = Client(server.port)
-    start_data(client)
+    client.start_data()
     redis_server.stop()
     client.send(MSG)
     assert client.reply() == "451 4.3.0 Error: queue file write error"
@@ -54,7 +47,7 @@ def test_closed_redis_port_gives_451(make_listener) -> None:  # type: ignore[no-
         dead = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
     server: Running = make_listener(redis_url=dead)
     client = Client(server.port)
-    start_data(client)
+    client.start_data()
     client.send(MSG)
     assert client.reply() == "451 4.3.0 Error: queue file write error"
 
@@ -66,7 +59,7 @@ def test_slow_redis_gives_451_within_the_persist_bound(
     """D02: a stalled Redis (CLIENT PAUSE) — 451 by persist_timeout, nothing half-written."""
     server: Running = make_listener(persist_timeout=0.5)
     client = Client(server.port)
-    start_data(client)
+    client.start_data()
     real_redis.execute_command("CLIENT", "PAUSE", "2000", "WRITE")
     started = time.monotonic()
     client.send(MSG)
@@ -85,7 +78,7 @@ def test_client_hang_up_does_not_cancel_the_persist(
     """D08(a/b): the write runs in its own shielded task; the client leaving changes nothing."""
     server: Running = make_listener(persist_timeout=5.0)
     client = Client(server.port)
-    start_data(client)
+    client.start_data()
     real_redis.execute_command("CLIENT", "PAUSE", "500", "WRITE")
     client.send(MSG)
     assert wait_for(lambda: bool(server.listener.ctx.persister.inflight))
@@ -103,7 +96,7 @@ def test_file_store_raw_is_removed_when_enqueue_fails(
     store = FileStore(str(tmp_path))
     server: Running = make_listener(store=store, persist_timeout=1.0)
     client = Client(server.port)
-    start_data(client)
+    client.start_data()
     redis_server.stop()
     client.send(MSG)
     assert client.reply() == "451 4.3.0 Error: queue file write error"
@@ -155,7 +148,7 @@ def test_redis_wait_needs_the_replicas(make_listener) -> None:  # type: ignore[n
     """MAILBUS_REDIS_WAIT=1 with no replica: WAIT times out → 451 (the sender retries)."""
     server: Running = make_listener(redis_wait="1", persist_timeout=0.6)
     client = Client(server.port)
-    start_data(client)
+    client.start_data()
     started = time.monotonic()
     client.send(MSG)
     assert client.reply() == "451 4.3.0 Error: queue file write error"
@@ -191,7 +184,7 @@ def test_redis_out_of_memory_gives_451(make_listener, real_redis: redis.Redis) -
     """D03: writes refused with OOM → 451 4.3.0 (never a 5xx: the sender keeps the mail)."""
     server: Running = make_listener()
     client = Client(server.port)
-    start_data(client)
+    client.start_data()
     real_redis.config_set("maxmemory", 1)
     try:
         client.send(MSG)
@@ -214,7 +207,7 @@ def test_concurrent_messages_commit_together_each_exactly_once(
     server: Running = make_listener()
     clients = [Client(server.port) for _ in range(12)]
     for client in clients:
-        start_data(client)
+        client.start_data()
     real_redis.execute_command("CLIENT", "PAUSE", "300", "WRITE")  # let the dots pile up
     for client in clients:
         client.send(MSG)

@@ -15,13 +15,6 @@ MSG = b"Subject: o\r\n\r\nbody\r\n.\r\n"
 QUEUE = "rq:queue:mailbus"
 
 
-def start_data(client: Client) -> None:
-    client.ehlo()
-    assert client.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
-    assert client.cmd("RCPT TO:<u@example.com>") == "250 2.1.5 Ok"
-    assert client.cmd("DATA").startswith("354")
-
-
 def test_lagging_loop_refuses_new_connections_only(
     make_listener, real_redis: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
@@ -30,7 +23,7 @@ def test_lagging_loop_refuses_new_connections_only(
     server: Running = make_listener(max_loop_lag=0.2)
     lag = server.listener.ctx.lag
     inflight = Client(server.port)
-    start_data(inflight)
+    inflight.start_data()
     server.loop.call_soon_threadsafe(time.sleep, 0.5)  # a blocking call on the loop
     assert wait_for(lambda: lag.busy, 3)
     busy = Client(server.port, greet=False)
@@ -121,8 +114,8 @@ def test_stalled_persists_do_not_pile_up(
     )
     persister = server.listener.ctx.persister
     first, second = Client(server.port), Client(server.port)
-    start_data(first)
-    start_data(second)
+    first.start_data()
+    second.start_data()
     real_redis.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
     first.send(MSG)
     assert wait_for(lambda: bool(persister.inflight))
