@@ -21,8 +21,13 @@ from mailbus import envvalues as values
 from mailbus.errors import ConfigError
 
 
-def _var(env: str, parse: Callable[[str], Any], default: Any, meaning: str) -> Any:
-    return field(default=default, metadata={"env": env, "parse": parse, "meaning": meaning})
+def _var(
+    env: str, parse: Callable[[str], Any], default: Any, meaning: str, *, shown: str | None = None
+) -> Any:
+    """One variable; `shown` is the README's words for a default that is not a literal value."""
+    return field(
+        default=default, metadata={"env": env, "parse": parse, "meaning": meaning, "shown": shown}
+    )
 
 
 # What each role cannot run without, and the sentence that tells the user what to set.
@@ -62,9 +67,14 @@ class Settings:
         values.domains,
         (),
         "accepted recipient domains, comma separated, *.example.com allowed",
+        shown="— (`listen` refuses to start)",
     )
     handlers: str | None = _var(
-        "MAILBUS_HANDLERS", values.handlers, None, "package.module:router, the user's router object"
+        "MAILBUS_HANDLERS",
+        values.handlers,
+        None,
+        "package.module:router, the user's router object",
+        shown="— (`worker` refuses to start)",
     )
     queue: str = _var("MAILBUS_QUEUE", values.text, "mailbus", "RQ queue name")
     max_message_size: int = _var(
@@ -110,7 +120,8 @@ class Settings:
         "MAILBUS_HOSTNAME",
         values.text,
         "",
-        "name in the greeting and Received: header (default: this machine's FQDN)",
+        "name in the greeting and Received: header",
+        shown="this machine's FQDN",
     )
     persist_timeout: float = _var(
         "MAILBUS_PERSIST_TIMEOUT",
@@ -365,12 +376,29 @@ class Settings:
 
 
 def variables() -> list[tuple[str, str, str]]:
-    """(variable, default, meaning) for every setting: the README's configuration table."""
+    """(variable, default as the README shows it, meaning) for every setting, in declaration
+    order: the rows of the README's configuration table."""
     rows = []
     for f in fields(Settings):
         default = f.default
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        rows.append(
-            (f.metadata["env"], "" if shown in (None, "") else str(shown), f.metadata["meaning"])
-        )
+        shown = f.metadata["shown"] or ("—" if default in (None, "", ()) else f"`{_text(default)}`")
+        rows.append((f.metadata["env"], shown, f.metadata["meaning"]))
     return rows
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(_text, value))
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def markdown_table() -> str:
+    """The README's configuration table (`mailbus config --markdown`), generated so it cannot
+    drift from the declarations above."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{name}` | {shown} | {meaning} |" for name, shown, meaning in variables()]
+    return "\n".join(lines)

