@@ -37,6 +37,7 @@ class Commands(SMTP):
 
     ctx: ListenerContext
     errors: int
+    overshoot: int  # recipients refused with 452 4.5.3 in this session
     junk: int
     messages: int
     phase: str
@@ -182,6 +183,9 @@ class Commands(SMTP):
             return replies.PREGREET_ENFORCED
         if len(envelope.rcpt_tos) >= self.ctx.settings.max_recipients:
             self.count("too_many_recipients")
+            self.overshoot += 1  # the sender sends these again in another transaction
+            if self.overshoot > self.ctx.settings.recipient_overshoot_limit:
+                self.errors += 1  # Postfix smtpd_recipient_overshoot_limit, per session
             return replies.TOO_MANY_RECIPIENTS
         if not self.exempt and not self.ctx.recipient_rate.allow(self.client):
             self.count("recipient_rate")
