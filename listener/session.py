@@ -217,7 +217,7 @@ class Session(Transaction):
                 if self.ctx.draining:
                     await self.close_with(replies.SHUTTING_DOWN, "draining")
                     return
-                if self.errors >= self.ctx.settings.hard_error_limit:
+                if self.too_many_errors():
                     await self.close_with(replies.too_many_errors(self.hostname), "errors")
                     return
                 self.phase = "idle"
@@ -252,6 +252,7 @@ class Session(Transaction):
             verb = verb_bytes.decode("ascii").upper()
         except UnicodeDecodeError:
             verb = ""
+        self.verb = verb
         if not verb.isalpha() and not verb.endswith(":"):
             await self.push(replies.BAD_SYNTAX)
             return
