@@ -26,8 +26,9 @@ log = logging.getLogger("mailbus.listener")
 SEEN = "mailbus_seen"  # the SSLObject attribute holding what the callback saw
 _HEADER, _ALERT, _HANDSHAKE, _CLIENT_HELLO = 0x100, 21, 22, 1
 _SUPPORTED_VERSIONS = 43
-_VERSIONS = {0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2"}
-_VERSIONS[0x0304] = "TLSv1.3"
+_VERSIONS = {
+    0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3"
+}  # fmt: skip
 MAX_LISTED = 40  # cipher suites per log line; a ClientHello may carry thousands
 
 
