@@ -14,7 +14,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, TLSSetupException
 
-from listener import metrics, replies
+from listener import metrics, replies, tls
 from listener.context import ListenerContext
 from listener.policy import check_recipient, check_sender, check_text
 from mailbus.logs import log_event
@@ -37,6 +37,7 @@ class Commands(SMTP):
 
     ctx: ListenerContext
     errors: int
+    overshoot: int  # recipients refused with 452 4.5.3 in this session
     junk: int
     messages: int
     phase: str
@@ -46,6 +47,7 @@ class Commands(SMTP):
     exempt: bool  # inside MAILBUS_LIMIT_EXEMPT: no per-client counts or rates
     pregreeted: bool  # talked before the greeting, MAILBUS_GREET_ACTION=enforce
     notes: set[str]
+    verb: str = ""  # the last command's verb, for the too-many-errors warning
     held: int  # DATA bytes this session holds against the process budget
 
     def arm(self, seconds: float | None = None) -> None:
@@ -64,6 +66,15 @@ class Commands(SMTP):
     def count(self, reason: str) -> None:
         self.ctx.counters[reason] += 1
         metrics.REJECTIONS.labels(reason).inc()
+
+    def too_many_errors(self) -> bool:
+        """At MAILBUS_HARD_ERROR_LIMIT: a warning with who and what came last (the caller says
+        421 and closes), so an operator sees why the session ended."""
+        if self.errors < self.ctx.settings.hard_error_limit:
+            return False
+        log_event(log, "session.too_many_errors", level=logging.WARNING, peer=self.peer_ip,
+                  errors=self.errors, verb=safe(self.verb))  # fmt: skip
+        return True
 
     async def _send_raw(self, line: str) -> None:
         """A reply that must not get an enhanced code (greeting, EHLO lines)."""
@@ -147,7 +158,17 @@ class Commands(SMTP):
             )
         except TimeoutError as exc:
             self.count("tls_timeout")
+            self._tls_failed(exc)
             raise TLSSetupException("handshake timeout") from exc
+        except TLSSetupException as exc:
+            self._tls_failed(exc.__cause__ or exc)
+            raise
+
+    def _tls_failed(self, error: BaseException) -> None:
+        """One warning line saying why the handshake failed and what the client offered."""
+        sslobj = getattr(self._tls_protocol, "_sslobj", None)  # asyncio's SSLProtocol
+        log_event(log, "session.tls_failed", level=logging.WARNING, peer=self.peer_ip,
+                  **tls.handshake_failure(error, sslobj))  # fmt: skip
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -182,6 +203,9 @@ class Commands(SMTP):
             return replies.PREGREET_ENFORCED
         if len(envelope.rcpt_tos) >= self.ctx.settings.max_recipients:
             self.count("too_many_recipients")
+            self.overshoot += 1  # the sender sends these again in another transaction
+            if self.overshoot > self.ctx.settings.recipient_overshoot_limit:
+                self.errors += 1  # Postfix smtpd_recipient_overshoot_limit, per session
             return replies.TOO_MANY_RECIPIENTS
         if not self.exempt and not self.ctx.recipient_rate.allow(self.client):
             self.count("recipient_rate")

@@ -56,7 +56,7 @@ class Session(Transaction):
             timeout=settings.timeout,
         )
         self.ctx = ctx
-        self.errors = self.junk = self.messages = self.held = 0
+        self.errors = self.overshoot = self.junk = self.messages = self.held = 0
         self.phase = "greeting"
         self.peer_ip, self.peer_port = "?", 0
         self.client, self.exempt = "?", False
@@ -192,7 +192,7 @@ class Session(Transaction):
         text = replies.enhance(status) if isinstance(status, str) else status.decode()
         if text[:1] in ("4", "5") and self.errors >= self.ctx.settings.soft_error_limit:
             await asyncio.sleep(ERROR_SLEEP)  # Postfix smtpd_error_sleep_time
-        if text[:1] == "5" or text.startswith("452 4.5.3"):
+        if text[:1] == "5":
             self.errors += 1
         await SMTP.push(self, text)
 
@@ -217,7 +217,7 @@ class Session(Transaction):
                 if self.ctx.draining:
                     await self.close_with(replies.SHUTTING_DOWN, "draining")
                     return
-                if self.errors >= self.ctx.settings.hard_error_limit:
+                if self.too_many_errors():
                     await self.close_with(replies.too_many_errors(self.hostname), "errors")
                     return
                 self.phase = "idle"
@@ -252,6 +252,7 @@ class Session(Transaction):
             verb = verb_bytes.decode("ascii").upper()
         except UnicodeDecodeError:
             verb = ""
+        self.verb = verb
         if not verb.isalpha() and not verb.endswith(":"):
             await self.push(replies.BAD_SYNTAX)
             return

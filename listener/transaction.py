@@ -9,6 +9,7 @@ MAILBUS_MIN_DATA_RATE; the persist is bounded by MAILBUS_PERSIST_TIMEOUT instead
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import cast
@@ -121,6 +122,8 @@ class Transaction(Commands):
             reply, reason = replies.BARE_LF, "bare_lf"
         else:
             started = time.monotonic()
+            if notes:  # flagged in the job, for the parser to report as defects
+                envelope = dataclasses.replace(envelope, notes=tuple(notes))
             error = await self._persist(message_id, envelope, reader)
             persist_ms = round((time.monotonic() - started) * 1000, 1)
             reply = replies.QUEUE_ERROR if error else replies.queued(message_id)

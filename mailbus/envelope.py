@@ -22,6 +22,9 @@ class Envelope:
     smtputf8: bool = False
     received_at: float = 0.0
     mail_options: tuple[str, ...] = field(default=())
+    # What the listener noticed in the DATA bytes, which it stores verbatim: bare_lf, bare_cr,
+    # nul, smuggling_suspect (MAILBUS_BARE_LF=accept); the parser reports them as defects.
+    notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """Field by field, in declaration order: `asdict` deep-copies and costs ten times more."""
@@ -34,6 +37,7 @@ class Envelope:
             "smtputf8": self.smtputf8,
             "received_at": self.received_at,
             "mail_options": list(self.mail_options),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -41,4 +45,5 @@ class Envelope:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["rcpt_tos"] = tuple(known.get("rcpt_tos", ()))
         known["mail_options"] = tuple(known.get("mail_options", ()))
+        known["notes"] = tuple(known.get("notes", ()))
         return cls(**known)

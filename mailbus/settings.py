@@ -83,6 +83,13 @@ class Settings:
     max_recipients: int = _var(
         "MAILBUS_MAX_RECIPIENTS", values.positive_int, 100, "per transaction; more gets 452 4.5.3"
     )
+    recipient_overshoot_limit: int = _var(
+        "MAILBUS_RECIPIENT_OVERSHOOT_LIMIT",
+        values.non_negative_int,
+        1000,
+        "recipients over MAILBUS_MAX_RECIPIENTS one session may send (each gets 452 4.5.3) before"
+        " each further one also counts as an error",
+    )
     timeout: float = _var(
         "MAILBUS_TIMEOUT", values.positive_float, 300.0, "seconds a client may stay silent"
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from listener.data import DataReader
 from mailbus.envelope import Envelope
@@ -116,6 +118,22 @@ def test_bare_lf_cr_nul_are_stored_verbatim_by_default(
     reply = client.message(b"line1\nline2\rline3\x00x\r\n.\r\n")
     raw = real_redis.get("mailbus:store:raw/" + reply.rsplit(" ", 1)[1])
     assert isinstance(raw, bytes) and split_trace(raw)[1] == b"line1\nline2\rline3\x00x\r\n"
+
+
+def test_bare_lf_accepted_is_flagged_in_the_jobs_envelope(
+    listener: Running, real_redis: redis.Redis
+) -> None:
+    """The worker cannot tell a flagged message from the log: the job's envelope carries it."""
+    client = Client(listener.port)
+    client.ehlo()
+
+    def envelope_of(reply: str) -> dict[str, object]:
+        job = Job.fetch(reply.rsplit(" ", 1)[1], connection=real_redis, serializer=JSONSerializer)
+        return dict(job.kwargs["envelope"])
+
+    assert envelope_of(client.message(b"a\nb\r\n.\r\n"))["notes"] == ["bare_lf"]
+    assert envelope_of(client.message(b"a\rb\x00\r\n.\r\n"))["notes"] == ["bare_cr", "nul"]
+    assert envelope_of(client.message(b"clean\r\n.\r\n"))["notes"] == []
 
 
 def test_bare_lf_reject_mode(make_listener, real_redis: redis.Redis) -> None:  # type: ignore[no-untyped-def]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
 
 from listener.limits import client_key
+from mailbus.logs import fields_of
 from tests.listener.conftest import HOST, Client, Running, stored
 
 TOO_MANY_ERRORS = f"421 4.7.0 {HOST} Error: too many errors"
@@ -25,6 +28,23 @@ def test_empty_line_flood_hits_the_hard_error_limit(make_listener) -> None:  # t
     assert client.is_closed()
     assert server.counters["errors"] == 1
     assert Client(server.port).ehlo()[0].startswith("250")
+
+
+def test_closing_for_too_many_errors_logs_a_warning(
+    make_listener: Callable[..., Running], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9 defect 7: the operator sees who was cut off, after how many errors, doing what."""
+    caplog.set_level(logging.INFO, logger="mailbus.listener")
+    server: Running = make_listener(hard_error_limit=3)
+    client = Client(server.port)
+    client.ehlo()
+    assert client.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"
+    for _ in range(3):
+        client.cmd("RCPT TO:<u@elsewhere.test>")  # 550 5.7.1 relay access denied
+    assert client.cmd("NOOP") == TOO_MANY_ERRORS
+    warnings = [r for r in caplog.records if r.getMessage() == "session.too_many_errors"]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+    assert fields_of(warnings[0]) == {"peer": "127.0.0.1", "errors": 3, "verb": "RCPT"}
 
 
 def test_soft_error_limit_slows_replies(make_listener) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import ssl
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from listener import tls
+from mailbus.logs import fields_of
 from tests.listener.conftest import HOST, Client, Running, stored, wait_for
 
 
@@ -157,3 +160,94 @@ def test_new_tls_sessions_per_client_are_rate_limited(
     assert stored(real_redis)["raw"] == 0
     assert client.message(b"plain\r\n.\r\n").startswith("250 2.0.0 Ok: queued as")
     assert server.counters["tls_rate"] == 1
+
+
+def tls_failures(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [fields_of(r) for r in caplog.records if r.getMessage() == "session.tls_failed"]
+
+
+def test_a_refused_handshake_logs_the_reason_and_what_the_client_offered(
+    tls_listener: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9 defect 7: a TLS 1.1-only client; the warning names the reason, the versions and
+    cipher suites offered and the alert we sent, not just the exception class."""
+    caplog.set_level(logging.INFO, logger="mailbus.listener")
+    client = Client(tls_listener.port)
+    client.ehlo()
+    client.cmd("STARTTLS")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # else OpenSSL 3 will not even offer TLS 1.1
+    with warnings.catch_warnings(), pytest.raises((ssl.SSLError, ConnectionError)):
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+        context.wrap_socket(client.sock, server_hostname=HOST)
+    assert wait_for(lambda: tls_failures(caplog))
+    (failure,) = tls_failures(caplog)
+    (record,) = [r for r in caplog.records if r.getMessage() == "session.tls_failed"]
+    assert record.levelno == logging.WARNING
+    assert failure["peer"] == "127.0.0.1"
+    assert failure["reason"] == "UNSUPPORTED_PROTOCOL"
+    assert "unsupported protocol" in str(failure["error"])
+    assert failure["client_versions"] == ["TLSv1.1"]
+    assert failure["alert"] == "sent protocol_version"
+    ciphers = failure["client_ciphers"]
+    assert isinstance(ciphers, list) and "ECDHE-ECDSA-AES128-SHA" in ciphers
+    assert str(failure["record"]).startswith("16")  # a TLS handshake record
+
+
+def test_garbage_after_starttls_logs_what_arrived(
+    tls_listener: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that is not speaking TLS after 220: no ClientHello, so the record header and
+    OpenSSL's reason are what the log can say."""
+    caplog.set_level(logging.INFO, logger="mailbus.listener")
+    client = Client(tls_listener.port)
+    client.ehlo()
+    client.cmd("STARTTLS")
+    client.send(b"MAIL FROM:<a@b.test>\r\n")
+    assert client.is_closed()
+    assert wait_for(lambda: tls_failures(caplog))
+    (failure,) = tls_failures(caplog)
+    assert failure["reason"] == "WRONG_VERSION_NUMBER"
+    assert failure["record"] == b"MAIL ".hex()
+    assert "client_versions" not in failure
+
+
+def test_a_stalled_handshake_logs_a_timeout(
+    tls_listener: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailbus.listener")
+    client = Client(tls_listener.port)
+    client.ehlo()
+    client.cmd("STARTTLS")
+    assert client.is_closed(5)
+    assert wait_for(lambda: tls_failures(caplog))
+    (failure,) = tls_failures(caplog)
+    assert failure["reason"] == "timeout"
+    assert set(failure) == {"peer", "reason", "error"}
+
+
+def client_hello_bytes(**options: object) -> bytes:
+    """The ClientHello handshake message Python's own client sends, from a memory BIO."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    for name, value in options.items():
+        setattr(context, name, value)
+    outgoing = ssl.MemoryBIO()
+    client = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=HOST)
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    return outgoing.read()[5:]  # without the record header
+
+
+def test_client_hello_versions_and_ciphers() -> None:
+    hello = client_hello_bytes()
+    offered = tls.client_hello(hello)
+    assert offered["client_versions"] == ["TLSv1.3", "TLSv1.2"]  # supported_versions extension
+    assert offered["client_ciphers"][:1] == ["TLS_AES_256_GCM_SHA384"]
+    assert "ECDHE-ECDSA-AES128-GCM-SHA256" in offered["client_ciphers"]
+    only12 = tls.client_hello(client_hello_bytes(maximum_version=ssl.TLSVersion.TLSv1_2))
+    assert only12["client_versions"] == ["TLSv1.2"]  # legacy_version, no extension
+    for cut in range(len(hello)):  # truncated: what it holds, never an exception
+        tls.client_hello(hello[:cut])

@@ -14,12 +14,14 @@ ENVELOPE = Envelope(
     tls=True,
     received_at=1_700_000_000.25,
     mail_options=("BODY=8BITMIME",),
+    notes=("bare_lf",),
 )
 
 
 def test_envelope_to_dict_is_asdict_with_lists() -> None:
     expected = {**asdict(ENVELOPE), "rcpt_tos": list(ENVELOPE.rcpt_tos)}
     expected["mail_options"] = list(ENVELOPE.mail_options)
+    expected["notes"] = list(ENVELOPE.notes)
     assert ENVELOPE.to_dict() == expected
     assert list(ENVELOPE.to_dict()) == [f.name for f in fields(Envelope)]
     assert Envelope.from_dict(ENVELOPE.to_dict()) == ENVELOPE
