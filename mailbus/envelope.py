@@ -22,6 +22,8 @@ class Envelope:
     smtputf8: bool = False
     received_at: float = 0.0
     mail_options: tuple[str, ...] = field(default=())
+    source: str = "smtp"  # or the provider whose webhook handed it over: ses, mailgun, ...
+    source_id: str = ""  # the provider's own id for the message (HTTP ingress only)
 
     def to_dict(self) -> dict[str, Any]:
         """Field by field, in declaration order: `asdict` deep-copies and costs ten times more."""
@@ -34,6 +36,8 @@ class Envelope:
             "smtputf8": self.smtputf8,
             "received_at": self.received_at,
             "mail_options": list(self.mail_options),
+            "source": self.source,
+            "source_id": self.source_id,
         }
 
     @classmethod

@@ -320,6 +320,41 @@ class Settings:
         "stores + enqueues one listener process runs at once; waiting counts against"
         " MAILBUS_PERSIST_TIMEOUT",
     )
+    ingress_port: int = _var(
+        "MAILBUS_INGRESS_PORT", values.port, 8026, "port of `mailbus ingress` (provider webhooks)"
+    )
+    ses_topics: tuple[str, ...] = _var(
+        "MAILBUS_SES_TOPICS",
+        values.topic_arns,
+        (),
+        "SNS topic ARNs whose SES notifications /ingress/ses accepts and whose subscriptions it "
+        "confirms, comma separated (none: the endpoint is off)",
+    )
+    sns_cert_endpoint: str | None = _var(
+        "MAILBUS_SNS_CERT_ENDPOINT",
+        values.https_origin,
+        None,
+        "https origin to fetch SNS signing certificates and confirmations from instead of the "
+        "SNS host named in the message (that host is still checked); for private endpoints",
+    )
+    mailgun_signing_key: str | None = _var(
+        "MAILBUS_MAILGUN_SIGNING_KEY",
+        values.optional_text,
+        None,
+        "Mailgun webhook signing key that /ingress/mailgun verifies (none: the endpoint is off)",
+    )
+    postmark_auth: str | None = _var(
+        "MAILBUS_POSTMARK_AUTH",
+        values.credentials,
+        None,
+        "user:password that Postmark sends to /ingress/postmark (none: the endpoint is off)",
+    )
+    sendgrid_auth: str | None = _var(
+        "MAILBUS_SENDGRID_AUTH",
+        values.credentials,
+        None,
+        "user:password that SendGrid sends to /ingress/sendgrid (none: the endpoint is off)",
+    )
     log_level: str = _var(
         "MAILBUS_LOG_LEVEL",
         values.choice("debug", "info", "warning", "error"),
