@@ -57,6 +57,8 @@ def build_app(settings: Settings, persister: Persister, *, sns: Sns | None = Non
 
     routes = [Route(f"/ingress/{name}", ingress.endpoint(name), methods=["POST"])
               for name in ("ses", "mailgun", "postmark", "sendgrid")]  # fmt: skip
+    # Mailgun posts the raw MIME only to a URL that ends in "mime"
+    routes.append(Route("/ingress/mailgun/mime", ingress.endpoint("mailgun"), methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)
 
 

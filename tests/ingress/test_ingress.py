@@ -135,7 +135,7 @@ def test_each_provider_hands_its_message_to_the_handler(
     replies = [
         httpx.post(url + "postmark", json=postmark_payload(message("via postmark")),
                    auth=POSTMARK),
-        httpx.post(url + "mailgun", files=mailgun_fields(message("via mailgun"))),
+        httpx.post(url + "mailgun/mime", files=mailgun_fields(message("via mailgun"))),
         httpx.post(url + "sendgrid", files=sendgrid_fields(latin1), auth=SENDGRID),
         httpx.post(url + "ses", json=pki.sign(ses_notification(
             TOPIC, CERT_URL, ses_message(message("via ses"))))),
