@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis
-from prometheus_client import Counter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +26,7 @@ from listener.http import providers
 from listener.http.forms import parse_form
 from listener.http.providers import Inbound, Refused
 from listener.http.ses import Sns
+from listener.metrics import INGRESS_REQUESTS
 from listener.persist import Message, Persister
 from mailbus.envelope import Envelope
 from mailbus.ids import new_message_id
@@ -35,11 +35,6 @@ from mailbus.settings import Settings
 from mailbus.trace import delivery_digest, trace_headers
 
 log = logging.getLogger("mailbus.ingress")
-REQUESTS = Counter(
-    "mailbus_ingress_requests",
-    "Provider webhook requests, by provider and status",
-    ["provider", "status"],
-)
 REPLAY_SECONDS = 600  # a Mailgun token is remembered twice as long as a timestamp stays valid
 
 
@@ -78,7 +73,7 @@ class Ingress:
                 status, fields = await self._handle(provider, request)
             except Refused as refused:
                 status, fields = refused.status, {"error": refused.reason}
-            REQUESTS.labels(provider, str(status)).inc()
+            INGRESS_REQUESTS.labels(provider, str(status)).inc()
             level = logging.INFO if status < 400 else logging.WARNING
             log_event(log, "ingress.request", level=level, provider=provider, status=status,
                       peer=_peer(request), ms=round((time.perf_counter() - started) * 1000, 1),
