@@ -34,3 +34,8 @@ INFLIGHT_BYTES = Gauge(
     "DATA bytes held in memory by sessions now",
     multiprocess_mode="livesum",
 )
+INGRESS_REQUESTS = Counter(
+    "mailbus_ingress_requests",
+    "Provider webhook requests to `mailbus ingress`, by provider and HTTP status",
+    ["provider", "status"],
+)

@@ -217,20 +217,23 @@ async def _main(settings: Settings) -> int:
     return 0
 
 
-def _child(settings: Settings) -> None:
+def _child(settings: Settings, run: Callable[[Settings], int]) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
-    sys.exit(run_process(settings))
+    sys.exit(run(settings))
 
 
-def supervise(settings: Settings, processes: int) -> int:
-    """Fork `processes` listeners on one port; restart crashed ones; forward signals."""
+def supervise(
+    settings: Settings, processes: int, *, run: Callable[[Settings], int] | None = None
+) -> int:
+    """Fork `processes` servers on one port (`run`, by default SMTP listeners); restart crashed
+    ones; forward signals."""
     context = multiprocessing.get_context("fork")
     children: list[Any] = []
     stopping: list[float] = []
 
     def spawn() -> Any:
-        child = context.Process(target=_child, args=(settings,), daemon=False)
+        child = context.Process(target=_child, args=(settings, run or run_process), daemon=False)
         child.start()
         return child
 

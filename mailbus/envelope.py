@@ -25,6 +25,8 @@ class Envelope:
     # What the listener noticed in the DATA bytes, which it stores verbatim: bare_lf, bare_cr,
     # nul, smuggling_suspect (MAILBUS_BARE_LF=accept); the parser reports them as defects.
     notes: tuple[str, ...] = field(default=())
+    source: str = "smtp"  # or the provider whose webhook handed it over: ses, mailgun, ...
+    source_id: str = ""  # the provider's own id for the message (HTTP ingress only)
 
     def to_dict(self) -> dict[str, Any]:
         """Field by field, in declaration order: `asdict` deep-copies and costs ten times more."""
@@ -38,6 +40,8 @@ class Envelope:
             "received_at": self.received_at,
             "mail_options": list(self.mail_options),
             "notes": list(self.notes),
+            "source": self.source,
+            "source_id": self.source_id,
         }
 
     @classmethod

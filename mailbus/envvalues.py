@@ -159,3 +159,32 @@ def redis_wait(value: str) -> str:
     if value.isdigit():
         return value
     raise ValueError("must be N (replicas), 'aof' or 'aof+N'")
+
+
+def topic_arns(value: str) -> tuple[str, ...]:
+    arns = tuple(a.strip() for a in value.split(",") if a.strip())
+    for arn in arns:
+        if not arn.startswith("arn:") or arn.count(":") < 5:
+            raise ValueError(f"{arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+    return arns
+
+
+def credentials(value: str) -> str | None:
+    """'user:password' for HTTP basic auth."""
+    value = value.strip()
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("must be user:password")
+    return value
+
+
+def https_origin(value: str) -> str | None:
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc or parts.path:
+        raise ValueError("must be an https:// origin such as https://127.0.0.1:8443")
+    return value

@@ -5,9 +5,10 @@ MailbusError
 ├── HandlerLoadError     MAILBUS_HANDLERS does not name a Router
 ├── StoreError           the raw/attachment store failed (down, denied, missing key)
 │   └── NotFound         the key does not exist
-└── DeliveryError        a message could not be delivered to handlers
-    ├── NoRouteError     no route matched and the router has no default
-    └── ParseFailure     the message could not be turned into an InboundMessage at all
+├── DeliveryError        a message could not be delivered to handlers
+│   ├── NoRouteError     no route matched and the router has no default
+│   └── ParseFailure     the message could not be turned into an InboundMessage at all
+└── WebhookError         a webhook receiver did not take a message (a handler failure: retried)
 """
 
 from __future__ import annotations
@@ -47,3 +48,8 @@ class NoRouteError(DeliveryError):
 
 class ParseFailure(DeliveryError):
     """The raw message could not be parsed at all (mailbus.parse itself never raises)."""
+
+
+class WebhookError(MailbusError):
+    """A webhook receiver answered non-2xx, timed out or could not be reached; raised in the
+    forwarding handler, so the message is retried like any handler failure."""

@@ -80,6 +80,21 @@ class Router:
 
         return register
 
+    def forward(
+        self,
+        *,
+        to: str | re.Pattern[str],
+        url: str,
+        **options: Any,
+    ) -> None:
+        """Route matching mail to a signed JSON webhook instead of a function: a receiver that
+        does not answer 2xx fails the route like a raising handler (retried, then dead-lettered).
+        `options` are `mailbus.webhooks.forwarder`'s: secret_env, format, timeout, inline_max.
+        """
+        from mailbus.webhooks import forwarder
+
+        self.route(to=to)(forwarder(url, **options))
+
     def default(self, handler: Handler) -> Handler:
         """Receives messages that no route takes (instead of the dead-letter registry)."""
         self.default_handler = handler

@@ -39,7 +39,8 @@ REQUIRED = {
     },
     "worker": {
         "handlers": "MAILBUS_HANDLERS is not set: the worker has no handlers to call. Set it to "
-        "your router, e.g. MAILBUS_HANDLERS=myapp.mail:router",
+        "your router, e.g. MAILBUS_HANDLERS=myapp.mail:router (or MAILBUS_WEBHOOK_URL to POST "
+        "every message to a URL)",
     },
 }
 
@@ -327,6 +328,65 @@ class Settings:
         "stores + enqueues one listener process runs at once; waiting counts against"
         " MAILBUS_PERSIST_TIMEOUT",
     )
+    ingress_port: int = _var(
+        "MAILBUS_INGRESS_PORT", values.port, 8026, "port of `mailbus ingress` (provider webhooks)"
+    )
+    ses_topics: tuple[str, ...] = _var(
+        "MAILBUS_SES_TOPICS",
+        values.topic_arns,
+        (),
+        "SNS topic ARNs whose SES notifications /ingress/ses accepts and whose subscriptions it "
+        "confirms, comma separated (none: the endpoint is off)",
+    )
+    sns_cert_endpoint: str | None = _var(
+        "MAILBUS_SNS_CERT_ENDPOINT",
+        values.https_origin,
+        None,
+        "https origin to fetch SNS signing certificates and confirmations from instead of the "
+        "SNS host named in the message (that host is still checked); for private endpoints",
+    )
+    mailgun_signing_key: str | None = _var(
+        "MAILBUS_MAILGUN_SIGNING_KEY",
+        values.optional_text,
+        None,
+        "Mailgun webhook signing key that /ingress/mailgun verifies (none: the endpoint is off)",
+    )
+    postmark_auth: str | None = _var(
+        "MAILBUS_POSTMARK_AUTH",
+        values.credentials,
+        None,
+        "user:password that Postmark sends to /ingress/postmark (none: the endpoint is off)",
+    )
+    sendgrid_auth: str | None = _var(
+        "MAILBUS_SENDGRID_AUTH",
+        values.credentials,
+        None,
+        "user:password that SendGrid sends to /ingress/sendgrid (none: the endpoint is off)",
+    )
+    webhook_url: str | None = _var(
+        "MAILBUS_WEBHOOK_URL",
+        values.optional_text,
+        None,
+        "POST every message to this URL as signed JSON (a catch-all route beside the handlers)",
+    )
+    webhook_secret: str | None = _var(
+        "MAILBUS_WEBHOOK_SECRET",
+        values.optional_text,
+        None,
+        "key of the catch-all webhook's Mailbus-Signature (HMAC-SHA256)",
+    )
+    webhook_timeout: float = _var(
+        "MAILBUS_WEBHOOK_TIMEOUT",
+        values.positive_float,
+        10.0,
+        "seconds a webhook receiver has to answer; past it the route fails and is retried",
+    )
+    webhook_inline_max: int = _var(
+        "MAILBUS_WEBHOOK_INLINE_MAX",
+        values.non_negative_int,
+        1_000_000,
+        "bytes of attachments a webhook carries inline (base64), in total; the rest by storage key",
+    )
     log_level: str = _var(
         "MAILBUS_LOG_LEVEL",
         values.choice("debug", "info", "warning", "error"),
@@ -362,7 +422,7 @@ class Settings:
                 invalid.add(f.name)
                 problems.append(f"{name}={raw!r} is invalid: {exc}")
         for attr, message in REQUIRED.get(role or "", {}).items():
-            if not values.get(attr) and attr not in invalid:
+            if not values.get(attr) and attr not in invalid and not _satisfied(attr, values):
                 problems.append(message)
         settings = cls(**values)
         problems.extend(settings._cross_checks())
@@ -380,6 +440,11 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with CLI flags applied (flags override the environment)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _satisfied(attr: str, values: dict[str, Any]) -> bool:
+    """A worker needs handlers, or the catch-all webhook instead."""
+    return attr == "handlers" and bool(values.get("webhook_url"))
 
 
 def variables() -> list[tuple[str, str, str]]:

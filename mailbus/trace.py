@@ -26,6 +26,10 @@ def trace_headers(envelope: Envelope, message_id: str, hostname: str) -> bytes:
     rcpts = envelope.rcpt_tos
     peer_ip = envelope.peer.rsplit(":", 1)[0] if envelope.peer else "unknown"
     protocol = ("UTF8" if envelope.smtputf8 else "") + ("ESMTPS" if envelope.tls else "ESMTP")
+    if envelope.source != "smtp":  # handed over by a provider's webhook (mailbus ingress)
+        protocol = f"HTTPS ({_clean(envelope.source)} {_clean(envelope.source_id)})".replace(
+            " )", ")"
+        )
     received = (
         f"Received: from {_clean(envelope.helo) or 'unknown'} ([{_clean(peer_ip)}])\r\n"
         f"\tby {_clean(hostname)} (mailbus) with {protocol} id {message_id}"
@@ -72,5 +76,8 @@ def delivery_digest(received: bytes, envelope: Envelope) -> str:
 def finish_digest(hasher: Any, envelope: Envelope) -> str:
     """The delivery digest from a sha256 already fed the bytes as received (the listener hashes
     them as they arrive, so it never joins a copy of the message)."""
-    hasher.update(b"\0" + json.dumps([envelope.mail_from, sorted(envelope.rcpt_tos)]).encode())
+    fields: list[Any] = [envelope.mail_from, sorted(envelope.rcpt_tos)]
+    if envelope.source_id:  # a provider's retry carries its id again: the same delivery
+        fields += [envelope.source, envelope.source_id]
+    hasher.update(b"\0" + json.dumps(fields).encode())
     return str(hasher.hexdigest())

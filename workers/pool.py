@@ -61,9 +61,13 @@ def run(settings: Settings, *, processes: int = 1, burst: bool = False) -> int:
     """Run the pool until SIGTERM (or, with `burst`, until the queue is drained); exit code."""
     if not logging.getLogger().handlers:
         logs.configure(settings.log_level)
-    if not settings.handlers:
+    if not settings.handlers and not settings.webhook_url:
         raise HandlerLoadError("MAILBUS_HANDLERS is not set: the worker has no handlers to call")
-    router = load_router(settings.handlers)
+    router = load_router(settings.handlers) if settings.handlers else Router()
+    if settings.webhook_url:  # the catch-all: every message, beside the user's routes
+        router.forward(to="*", url=settings.webhook_url, secret=settings.webhook_secret,
+                       timeout=settings.webhook_timeout,
+                       inline_max=settings.webhook_inline_max)  # fmt: skip
     malloc.return_big_buffers()  # before forking: the children inherit it
     return Supervisor(settings, router, processes=max(1, processes), burst=burst).run()
 

@@ -42,6 +42,15 @@ def _listen(args: argparse.Namespace) -> int:
         return serve(settings, processes=args.processes)
 
 
+def _ingress(args: argparse.Namespace) -> int:
+    settings = _settings(host=args.host, ingress_port=args.port)
+    logs.configure(settings.log_level)
+    with _metrics(settings, write_only=True):
+        from listener.http.serve import serve
+
+        return serve(settings, processes=args.processes)
+
+
 def _worker(args: argparse.Namespace) -> int:
     if os.getcwd() not in sys.path:  # find the user's handlers module from where they run us
         sys.path.insert(0, os.getcwd())
@@ -141,6 +150,14 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, help="port to bind (MAILBUS_PORT)")
     listen.add_argument("--processes", type=int, default=1, help="processes sharing the port")
     listen.set_defaults(run=_listen)
+
+    ingress = commands.add_parser(
+        "ingress", help="run the HTTP ingress for provider webhooks (SES, Mailgun, ...)"
+    )
+    ingress.add_argument("--host", help="address to bind (MAILBUS_HOST)")
+    ingress.add_argument("--port", type=int, help="port to bind (MAILBUS_INGRESS_PORT)")
+    ingress.add_argument("--processes", type=int, default=1, help="processes sharing the port")
+    ingress.set_defaults(run=_ingress)
 
     worker = commands.add_parser("worker", help="run RQ workers that parse and dispatch")
     worker.add_argument("--processes", type=int, default=1, help="worker processes")
