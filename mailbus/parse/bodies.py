@@ -29,7 +29,10 @@ def decode_text(part: Part, budget: Budget) -> str:
         budget.defect(part.path, "utf7_html")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.replace("\x00", "")
+    if nul := text.count("\x00"):
+        budget.defect(part.path, "nul_removed", f"{nul} NUL")
+        text = text.replace("\x00", "")
+    return text
 
 
 class _TextExtractor(HTMLParser):

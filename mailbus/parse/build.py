@@ -92,6 +92,9 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
 
 
 def _headers(raw: RawHeaders, budget: Budget) -> list[Header]:
+    for name, value in raw:
+        if "\x00" in value:  # clean_raw and decode_value drop it: say so
+            budget.defect("", "nul_removed", name)
     return [
         Header(clean_raw(name), clean_raw(value), decode_value(value, budget, "", name))
         for name, value in raw
