@@ -132,7 +132,7 @@ def decode_value(value: str, budget: Budget, part: str, name: str = "") -> str:
     try:
         if has_raw_bytes(value):
             raw = value.encode("utf-8", "surrogateescape")
-            value = charsets.guess(raw)
+            value = charsets.guess(raw, budget.charsets)
             budget.defect(part, "8bit_header", name)
         if "=?" in value:
             value = decode_words(value)
