@@ -1,10 +1,10 @@
 """Test helpers for people writing handlers, like Rails Action Mailbox's `receive_inbound_email`.
 
 `deliver(router, eml_bytes, to=...)` parses the message and routes it in-process, exactly as a
-worker would (the bytes as the listener stores them, the same parser, router and dispatch
-semantics), and tells you which handlers ran with which arguments. No Redis, no SMTP, no store.
-In pytest, either import `deliver`, or enable the fixture with `pytest_plugins =
-["mailbus.testing"]` in your top-level conftest.py and ask for `mailbus_deliver`:
+worker would (same parser, same router, same dispatch semantics), and tells you which handlers
+ran with which arguments. No Redis, no SMTP, no store. In pytest, either import `deliver`, or
+enable the fixture with `pytest_plugins = ["mailbus.testing"]` in your top-level conftest.py and
+ask for `mailbus_deliver`:
 
     def test_ticket_reply(mailbus_deliver):
         delivery = mailbus_deliver(router, Path("reply.eml").read_bytes(),
