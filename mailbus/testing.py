@@ -24,6 +24,7 @@ from mailbus.envelope import Envelope
 from mailbus.message import InboundMessage
 from mailbus.parse import parse
 from mailbus.router import Match, Router, handler_name
+from mailbus.trace import trace_headers
 
 __all__ = ["Call", "Delivery", "deliver", "mailbus_deliver"]
 
@@ -94,7 +95,7 @@ def deliver(
     if mail_from is None:
         mail_from = headers_only.from_.email if headers_only.from_ is not None else ""
     envelope = Envelope(mail_from=mail_from, rcpt_tos=tuple(rcpts), helo="mailbus.testing")
-    msg = parse(raw, envelope, msg_id="test", raw_key="raw/test")
+    msg = parse(_as_stored(raw, envelope), envelope, msg_id="test", raw_key="raw/test")
     delivery = Delivery(message=msg)
     matches = plan(router, rcpts)
 
@@ -114,6 +115,14 @@ def deliver(
         if raise_errors:
             raise
     return delivery
+
+
+def _as_stored(raw: bytes, envelope: Envelope) -> bytes:
+    """The bytes as the listener stores them (trace block first), so `msg.headers`, `msg.raw` and
+    `msg.defects` are what a worker sees; an .eml saved with LF line ends gets SMTP's CRLF."""
+    if b"\r\n" not in raw:
+        raw = raw.replace(b"\n", b"\r\n")
+    return trace_headers(envelope, "test", "mailbus.testing") + raw
 
 
 try:

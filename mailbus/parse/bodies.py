@@ -22,14 +22,17 @@ def decode_text(part: Part, budget: Budget) -> str:
     """A text part as `str`: transfer-decoded, charset-decoded with fallbacks, LF line ends."""
     data = transfer.decode_body(part.body, part.cte, budget, part.path)
     charset = part.params.get("charset")
-    text, kind = charsets.decode(data, charset)
+    text, kind = charsets.decode(data, charset, budget.charsets)
     if kind:
         budget.defect(part.path, kind, (charset or "")[:40])
     if charsets.lookup(charset) == "utf-7" and part.content_type == "text/html":
         budget.defect(part.path, "utf7_html")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.replace("\x00", "")
+    if nul := text.count("\x00"):
+        budget.defect(part.path, "nul_removed", f"{nul} NUL")
+        text = text.replace("\x00", "")
+    return text
 
 
 class _TextExtractor(HTMLParser):

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from mailbus.envelope import Envelope
 from mailbus.message import DateInfo, Header, InboundMessage, RawInfo
-from mailbus.parse import addresses, classify, mime, reply
+from mailbus.parse import addresses, charsets, classify, mime, reply
 from mailbus.parse.attachments import collect
 from mailbus.parse.bodies import html_to_text
 from mailbus.parse.headers import RawHeaders, clean_raw, decode_value
@@ -24,6 +24,7 @@ from mailbus.parse.limits import Budget, ParseLimits
 _UNIQUE = ("from", "sender", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id")
 _MSG_ID = re.compile(r"<[^<>\s]{1,998}>")
 _MAX_RECEIVED = 100
+_WORD_CHARSET = re.compile(r"=\?([^?\s*]{1,64})[^?\s]*\?[bBqQ]\?")
 
 
 def parse(
@@ -75,6 +76,7 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
     parts = mime.walk(data, budget)
     if not parts:
         return
+    budget.charsets = _declared_charsets(parts)
     msg.headers = _headers(parts[0].headers, budget)
     fields = _first_values(parts[0].headers, budget)
     _fill_fields(msg, fields, budget)
@@ -91,7 +93,20 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
     msg.stripped_text = reply.strip_reply(msg.text)
 
 
+def _declared_charsets(parts: list[mime.Part]) -> tuple[str, ...]:
+    """The charsets the message declares, in order: Content-Type parameters, encoded words."""
+    names = [part.params.get("charset", "") for part in parts]
+    for part in parts:
+        names += [m for _, value in part.headers for m in _WORD_CHARSET.findall(value)]
+        if len(names) > 1000:
+            break
+    return charsets.usable(names[:1000])
+
+
 def _headers(raw: RawHeaders, budget: Budget) -> list[Header]:
+    for name, value in raw:
+        if "\x00" in value:  # clean_raw and decode_value drop it: say so
+            budget.defect("", "nul_removed", name)
     return [
         Header(clean_raw(name), clean_raw(value), decode_value(value, budget, "", name))
         for name, value in raw

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from mailbus.parse import charsets, headers
 
@@ -34,13 +35,17 @@ _EXTENSIONS = {
 }
 
 
-def raw_filename(disp_params: dict[str, str], type_params: dict[str, str]) -> str | None:
-    """The sender's name for a part, decoded to text (RFC 2047 and 8-bit handled), or None."""
+def raw_filename(
+    disp_params: dict[str, str], type_params: dict[str, str], declared: Sequence[str] = ()
+) -> str | None:
+    """The sender's name for a part, decoded to text (RFC 2047 and 8-bit handled), or None.
+
+    Raw 8-bit names are read in the charsets the message declares (`declared`) first."""
     value = disp_params.get("filename") or type_params.get("name")
     if not value:
         return None
     if headers.has_raw_bytes(value):
-        value = charsets.guess(value.encode("utf-8", "surrogateescape"))
+        value = charsets.guess(value.encode("utf-8", "surrogateescape"), declared)
     if "=?" in value:
         try:
             value = headers.decode_words(value)

@@ -18,6 +18,9 @@ RawHeaders = list[tuple[str, str]]
 """(name, value) pairs; values are unfolded and decoded UTF-8 with surrogateescape (raw bytes)."""
 
 _NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+_BOM = b"\xef\xbb\xbf"
+# Fields an MTA (and our listener, see mailbus.trace) puts in front of the message as received.
+_TRACE = {"return-path", "x-original-to", "delivered-to", "received"}
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -30,8 +33,9 @@ def split_headers(
     """Parse the header block at buf[start:end]; returns the headers and where the body starts.
 
     A line that is neither a header nor a continuation ends the block (like the stdlib), except a
-    leading mbox `From ` line or a single garbage line directly followed by a header, which are
-    skipped with a defect.
+    leading UTF-8 BOM, mbox `From ` line or single garbage line directly followed by a header,
+    which are skipped with a defect. "Leading" also means right after the trace fields that the
+    listener or another MTA prepended, where they are found on the worker's path.
     """
     limits = budget.limits
     headers: RawHeaders = []
@@ -41,6 +45,7 @@ def split_headers(
     pos = start
     used = 0
     capped = False
+    leading = True  # nothing but trace fields so far
 
     def flush() -> None:
         if name and not capped:
@@ -51,6 +56,10 @@ def split_headers(
         line_end = end if nl < 0 else nl
         nxt = end if nl < 0 else nl + 1
         line = buf[pos:line_end]
+        if leading and line.startswith(_BOM):
+            budget.defect(part, "byte_order_mark")
+            pos += len(_BOM)
+            continue
         if not line.strip(b" \t"):
             flush()
             return headers, nxt
@@ -69,11 +78,7 @@ def split_headers(
             continue
         match = _NAME.match(line)
         if match is None:
-            if (
-                not headers
-                and not name
-                and (line.startswith(b"From ") or _next_is_header(buf, nxt, end))
-            ):
+            if leading and (line.startswith(b"From ") or _next_is_header(buf, nxt, end)):
                 budget.defect(part, "garbage_before_headers", _text(line[:80]))
                 pos = nxt
                 continue
@@ -82,6 +87,7 @@ def split_headers(
             return headers, pos
         flush()
         name = _text(match.group(1))
+        leading = leading and name.lower() in _TRACE
         lines = [line[match.end() : match.end() + limits.max_header_field_bytes]]
         field_len = len(line)
         if field_len > limits.max_header_field_bytes:
@@ -126,7 +132,7 @@ def decode_value(value: str, budget: Budget, part: str, name: str = "") -> str:
     try:
         if has_raw_bytes(value):
             raw = value.encode("utf-8", "surrogateescape")
-            value = charsets.guess(raw)
+            value = charsets.guess(raw, budget.charsets)
             budget.defect(part, "8bit_header", name)
         if "=?" in value:
             value = decode_words(value)

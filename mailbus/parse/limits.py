@@ -38,6 +38,9 @@ class Budget:
     """How many parts the walk has made so far (the part cap is shared by all nesting levels)."""
     defects: list[Defect] = field(default_factory=list)
     limits_hit: list[str] = field(default_factory=list)
+    charsets: tuple[str, ...] = ()
+    """The codecs the message declares (parts, encoded words), once the walk has found them: the
+    first guesses for 8-bit text that declares none."""
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.limits.max_seconds

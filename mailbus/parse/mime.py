@@ -63,15 +63,22 @@ class _Item:
     origin: str = "mime"
 
 
-def normalise(raw: bytes, budget: Budget) -> bytes:
-    """Strip a UTF-8 BOM and leading blank lines; CRLF and bare CR become LF."""
+def normalise(raw: bytes, budget: Budget, part: str = "") -> bytes:
+    """Strip a UTF-8 BOM and leading blank lines; CRLF and bare CR become LF.
+
+    Bare CR, and bare LF in a message that otherwise uses CRLF (what the listener accepts "with
+    a note"), are defects; a message with LF line ends only is a file saved on a Unix system.
+    """
     data = raw
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
-        budget.defect("", "byte_order_mark")
+        budget.defect(part, "byte_order_mark")
     if b"\r" in data:
-        if data.count(b"\r") > data.count(b"\r\n"):
-            budget.defect("", "bare_cr_line_endings")
+        crlf = data.count(b"\r\n")
+        if data.count(b"\r") > crlf:
+            budget.defect(part, "bare_cr_line_endings")
+        if crlf and (bare_lf := data.count(b"\n") - crlf):
+            budget.defect(part, "bare_lf_line_endings", f"{bare_lf} bare LF")
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return data.lstrip(b" \t\n")
 
@@ -151,7 +158,7 @@ def _expand(part: Part, index: int, item: _Item, budget: Budget) -> list[_Item]:
         if part.cte.strip().lower() not in ("", "7bit", "8bit", "binary"):
             budget.defect(part.path, "encoding_domain", part.cte[:40])
             inner = transfer.decode_body(part.body, part.cte, budget, part.path)
-            part.buf = normalise(inner, budget)
+            part.buf = normalise(inner, budget, part.path)
             part.start, part.end = 0, len(part.buf)
         return [_Item(part.buf, part.start, part.end, item.depth + 1, index, child_path + "1")]
     if part.cte.strip().lower() not in ("", "7bit", "8bit", "binary"):
