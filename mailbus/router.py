@@ -2,12 +2,15 @@
 
 Routes are globs (`support@example.com`, `*@help.example.com`, `reply+{ticket}@example.com` with
 `{name}` captured) or compiled regexes whose named groups become keyword arguments. Decorators
-return the function unchanged, so handlers stay plain functions that tests call directly.
+return the function unchanged, so handlers stay plain functions that tests call directly. A
+handler that cannot be called as `handler(msg, **captures)` is refused when it is registered,
+so a worker fails at start (importing the router), never at the first mail.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +25,33 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 def handler_name(handler: Callable[..., Any]) -> str:
     """A stable name for a handler: the key of its completion record across retries."""
     return f"{handler.__module__}.{getattr(handler, '__qualname__', repr(handler))}"
+
+
+def check_handler(handler: Callable[..., Any], captures: Iterable[str]) -> None:
+    """Refuse a handler the dispatch could not call as `handler(msg, **captures)`, naming it."""
+    if not callable(handler):
+        raise HandlerLoadError(
+            f"{handler!r} is not callable: a handler is a function of the message"
+        )
+    name = handler_name(handler)
+    if inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
+        raise HandlerLoadError(
+            f"handler {name} is a generator function, so its body would never run: "
+            "make it a plain def or async def"
+        )
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins have none: nothing to check
+        return
+    captures = list(captures)
+    try:
+        signature.bind(None, **dict.fromkeys(captures, ""))
+    except TypeError as exc:
+        shown = "".join(f", {capture}=..." for capture in captures)
+        raise HandlerLoadError(
+            f"handler {name} cannot be called as {name.rsplit('.', 1)[-1]}(msg{shown}), "
+            f"which is how its route calls it: {exc}"
+        ) from None
 
 
 def _compile_glob(pattern: str) -> re.Pattern[str]:
@@ -75,6 +105,7 @@ class Router:
         pattern = to if isinstance(to, re.Pattern) else _compile_glob(to)
 
         def register(handler: Handler) -> Handler:
+            check_handler(handler, pattern.groupindex)
             self.routes.append(Route(pattern, handler))
             return handler
 
@@ -82,6 +113,7 @@ class Router:
 
     def default(self, handler: Handler) -> Handler:
         """Receives messages that no route takes (instead of the dead-letter registry)."""
+        check_handler(handler, ())
         self.default_handler = handler
         return handler
 
