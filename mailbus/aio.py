@@ -65,6 +65,13 @@ def loop() -> asyncio.AbstractEventLoop:
 
 def complete(awaitable: Awaitable[Any], *, fatal: tuple[type[BaseException], ...] = ()) -> Any:
     """Run `awaitable` on the process's loop; on any exception its task is cancelled first."""
+    if _running_loop() is not None:
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # never started: no "was never awaited" warning on top
+        raise RuntimeError(
+            "an async handler was called from inside a running event loop; mailbus runs async "
+            "handlers on a loop of its own: call mailbus.testing.deliver from a plain def test"
+        )
     running = loop()
     task = asyncio.ensure_future(awaitable, loop=running)
     _state.task, _state.fatal, _state.escaped = task, fatal, None
@@ -80,6 +87,13 @@ def complete(awaitable: Awaitable[Any], *, fatal: tuple[type[BaseException], ...
     if escaped is not None:  # the time limit hit in a loop callback: the handler was cancelled
         raise escaped
     return result
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _on_loop_error(running: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -101,3 +101,14 @@ def test_tasks_a_handler_leaves_behind_are_cancelled_when_it_returns() -> None:
 
 def test_plain_handlers_are_called_directly() -> None:
     assert aio.call(lambda msg, **kw: (msg, kw), "m", {"a": "1"}) == ("m", {"a": "1"})
+
+
+def test_called_from_inside_a_running_loop_it_says_how_to_call_it() -> None:
+    async def handler(msg: Any) -> None: ...
+
+    async def async_test() -> None:
+        aio.call(handler, None, {})
+
+    with pytest.raises(RuntimeError, match="from a plain def test"):
+        asyncio.run(async_test())
+    assert idle(aio.loop())
