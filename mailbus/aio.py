@@ -10,9 +10,9 @@ A worker's time limit is RQ's SIGALRM, which raises in the main thread wherever 
 handler's own frame the exception ends the task like any other. Landing in the loop's select, it
 leaves `run_until_complete`; landing in a loop callback, asyncio would only log it, so the loop's
 exception handler takes exceptions of the caller's `fatal` types, cancels the handler and has
-them re-raised. Either way the handler's task is cancelled and awaited before `call` raises, so
-the job fails (and is retried) exactly like a plain handler that ran out of time, and the loop
-is idle and usable for the next job.
+them re-raised. Either way the handler's task has ended (cancelled and awaited if need be)
+before `call` raises, so the job fails (and is retried) exactly like a plain handler that ran
+out of time, and the loop is idle and usable for the next job.
 """
 
 from __future__ import annotations

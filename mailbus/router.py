@@ -4,10 +4,10 @@ Routes are globs (`support@example.com`, `*@help.example.com`, `reply+{ticket}@e
 `{name}` captured) or compiled regexes whose named groups become keyword arguments. Domains are
 compared in their canonical form (mailbus.domains): a route for `info@bücher.example` takes mail
 to `info@xn--bcher-kva.example` and the other way round; a regex also gets a recipient's Unicode
-form when its A-label form does not match. Decorators
-return the function unchanged, so handlers stay plain functions that tests call directly. A
-handler that cannot be called as `handler(msg, **captures)` is refused when it is registered,
-so a worker fails at start (importing the router), never at the first mail.
+form when its A-label form does not match. Decorators return the function unchanged, so handlers
+stay plain functions that tests call directly. A handler that cannot be called as
+`handler(msg, **captures)` is refused when it is registered, so a worker fails at start
+(importing the router), never at the first mail.
 """
 
 from __future__ import annotations
