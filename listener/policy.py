@@ -2,7 +2,8 @@
 
 Addresses are checked strictly (RFC 5321 lengths, no controls, valid UTF-8, SMTPUTF8 declared for
 non-ASCII) because they end up in Redis keys, headers, logs and handler code. Recipients must be
-in a served domain, judged on the text after the *last* `@`; relay tricks (`%`, `!`, a quoted
+in a served domain, judged on the text after the *last* `@` in its canonical form
+(mailbus.domains: `bücher.example` is `xn--bcher-kva.example`); relay tricks (`%`, `!`, a quoted
 `@`) and address literals are refused rather than interpreted. How much a client may send is
 `listener.limits`' business.
 """
@@ -12,26 +13,9 @@ from __future__ import annotations
 import ipaddress
 
 from listener import replies
+from mailbus.domains import canonical_domain
 
-LOCAL_PART_MAX, DOMAIN_MAX, LABEL_MAX, PATH_MAX = 64, 255, 63, 256
-
-
-def normalise_domain(domain: str) -> str | None:
-    """Lower-case, no trailing dot, IDNA (xn--) form; None when it is not a valid domain."""
-    domain = domain.lower().rstrip(".")
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
-    except UnicodeError:
-        return None
-    labels = ascii_domain.split(".")
-    if len(ascii_domain) > DOMAIN_MAX or not all(labels):
-        return None
-    for label in labels:
-        if len(label) > LABEL_MAX or label.startswith("-") or label.endswith("-"):
-            return None
-        if not label.replace("-", "").replace("_", "").isalnum():
-            return None
-    return ascii_domain
+LOCAL_PART_MAX, PATH_MAX = 64, 256
 
 
 class Domains:
@@ -42,14 +26,14 @@ class Domains:
         self.suffixes: list[str] = []
         for entry in domains:
             wildcard = entry.startswith("*.")
-            name = normalise_domain(entry.removeprefix("*.")) or entry
+            name = canonical_domain(entry.removeprefix("*.")) or entry
             if wildcard:
                 self.suffixes.append("." + name)
             else:
                 self.exact.add(name)
 
     def serves(self, domain: str) -> bool:
-        name = normalise_domain(domain)
+        name = canonical_domain(domain)
         if name is None:
             return False
         return name in self.exact or any(name.endswith(s) for s in self.suffixes)
@@ -110,7 +94,7 @@ def _check_syntax(address: str, *, smtputf8: bool, bad: str) -> str | None:
         return bad
     if domain.startswith("["):
         return None if _is_literal(domain) else bad
-    return None if normalise_domain(domain) else bad
+    return None if canonical_domain(domain) else bad
 
 
 def _is_literal(domain: str) -> bool:

@@ -2,7 +2,8 @@
 and by `mailbus.testing`.
 
 `plan` picks the matches (raising NoRouteError when no route and no default takes the message);
-`dispatch` calls each handler as `handler(msg, **match.kwargs)`. Semantics on failure: every
+`dispatch` calls each handler as `handler(msg, **match.kwargs)`, awaited to completion on the
+process's loop when it is `async def` (mailbus.aio). Semantics on failure: every
 handler that is not already done runs, each success is reported at once, and only then is the
 first failure re-raised unchanged (each one was reported to `on_failure`), so a retry runs only
 the handlers that failed and one broken handler never starves its siblings.
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailbus import aio
 from mailbus.errors import NoRouteError
 from mailbus.router import Match, Router
 
@@ -43,7 +45,7 @@ def dispatch(
     *,
     done: Callable[[Match], bool] | None = None,
     on_success: Callable[[Match], None] | None = None,
-    on_failure: Callable[[Match, Exception], None] | None = None,
+    on_failure: Callable[[Match, BaseException], None] | None = None,
     fatal: tuple[type[BaseException], ...] = (),
 ) -> Outcome:
     """Call every not-yet-done handler; record successes; then re-raise the first failure.
@@ -51,7 +53,8 @@ def dispatch(
     `done(match)` says a handler already succeeded for this message (a retry or a duplicate
     delivery) so it is skipped; `on_success` is called right after each handler returns, before
     the next one runs, so a crash later in the job does not forget it. Exceptions of the `fatal`
-    types (the job's time limit, MemoryError) stop the dispatch at once: siblings do not run.
+    types (the job's time limit, MemoryError) go to `on_failure` too, then stop the dispatch at
+    once: siblings do not run.
     """
     outcome = Outcome()
     for match in matches:
@@ -59,8 +62,11 @@ def dispatch(
             outcome.skipped.append(match)
             continue
         try:
-            match.handler(msg, **match.kwargs)
-        except fatal:
+            aio.call(match.handler, msg, match.kwargs, fatal=fatal)
+        except fatal as exc:  # reported like any failure, but the job ends here
+            outcome.failed.append((match, exc))
+            if on_failure is not None:
+                on_failure(match, exc)
             raise
         except Exception as exc:  # handler errors propagate below, after the siblings ran
             outcome.failed.append((match, exc))

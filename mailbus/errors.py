@@ -2,7 +2,8 @@
 
 MailbusError
 ├── ConfigError          bad or missing configuration, reported all at once at start-up
-├── HandlerLoadError     MAILBUS_HANDLERS does not name a Router
+├── HandlerLoadError     MAILBUS_HANDLERS does not name a Router, or a handler cannot take
+│                        its route's arguments
 ├── StoreError           the raw/attachment store failed (down, denied, missing key)
 │   └── NotFound         the key does not exist
 ├── DeliveryError        a message could not be delivered to handlers
@@ -27,7 +28,8 @@ class ConfigError(MailbusError):
 
 
 class HandlerLoadError(MailbusError):
-    """The dotted path in MAILBUS_HANDLERS could not be imported or is not a Router."""
+    """MAILBUS_HANDLERS could not be imported or is not a Router, or a handler registered on it
+    cannot be called as `handler(msg, **captures)`."""
 
 
 class StoreError(MailbusError):

@@ -45,7 +45,7 @@ class Delivery:
 
     message: InboundMessage
     calls: list[Call] = field(default_factory=list)
-    errors: list[tuple[Call, Exception]] = field(default_factory=list)
+    errors: list[tuple[Call, BaseException]] = field(default_factory=list)
 
     @property
     def handlers(self) -> list[Callable[..., Any]]:
@@ -106,7 +106,7 @@ def deliver(
         delivery.calls.append(call_of(match))
         return False  # never "already done": every matching handler runs
 
-    def failed(match: Match, exc: Exception) -> None:
+    def failed(match: Match, exc: BaseException) -> None:
         delivery.errors.append((call_of(match), exc))
 
     try:

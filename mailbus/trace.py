@@ -3,8 +3,9 @@
 Like an MTA's local delivery, the stored object starts with `Return-Path:`, one `X-Original-To:`
 per envelope recipient and our `Received:` line (RFC 5321 §4.4). That makes the stored raw object
 self-describing: `mailbus reconcile` can rebuild the envelope from it after Redis lost the job.
-The dedupe digest covers the bytes *as received* plus the envelope, so a sender's retry of a
-message we answered 451 is recognised as the same message.
+The dedupe digest covers the bytes *as received* plus the envelope, with the addresses' domains
+in canonical form (mailbus.domains), so a sender's retry of a message we answered 451 is
+recognised as the same message even when it spells a domain otherwise (`xn--` or Unicode).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import json
 from typing import Any
 
+from mailbus.domains import canonical_address
 from mailbus.envelope import Envelope
 
 
@@ -76,7 +78,8 @@ def delivery_digest(received: bytes, envelope: Envelope) -> str:
 def finish_digest(hasher: Any, envelope: Envelope) -> str:
     """The delivery digest from a sha256 already fed the bytes as received (the listener hashes
     them as they arrive, so it never joins a copy of the message)."""
-    fields: list[Any] = [envelope.mail_from, sorted(envelope.rcpt_tos)]
+    rcpts = sorted(canonical_address(rcpt) for rcpt in envelope.rcpt_tos)
+    fields: list[Any] = [canonical_address(envelope.mail_from), rcpts]
     if envelope.source_id:  # a provider's retry carries its id again: the same delivery
         fields += [envelope.source, envelope.source_id]
     hasher.update(b"\0" + json.dumps(fields).encode())

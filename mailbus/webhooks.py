@@ -106,13 +106,13 @@ def forwarder(
     format: str = "mailbus",
     timeout: float = TIMEOUT,
     inline_max: int = INLINE_MAX,
-) -> Callable[[InboundMessage], None]:
+) -> Callable[..., None]:
     """A handler that POSTs each message to `url`, signed with `secret` or with the secret in
     the environment variable `secret_env`, read at call time so it never sits in the router's
     module (and a rotated secret needs no deploy of the handlers)."""
     payload(InboundMessage(), format=format)  # a wrong format fails at import, not at the mail
 
-    def forward(msg: InboundMessage) -> None:
+    def forward(msg: InboundMessage, **captures: str) -> None:  # captures: not needed here
         key = os.environ.get(secret_env) if secret_env else secret
         if secret_env and not key:
             raise WebhookError(f"{secret_env} is not set: cannot sign the webhook to {url}")

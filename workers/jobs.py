@@ -133,7 +133,7 @@ def _deliver(
                                 result="ok", attempt=attempt)  # fmt: skip
             log_event(logger, "handler.ok", id=message_id, handler=match.name, attempt=attempt)
 
-        def failed(match: Match, exc: Exception) -> None:
+        def failed(match: Match, exc: BaseException) -> None:
             ledger.event(message_id, "handler", handler=match.name, result="failed",
                          attempt=attempt, error=_last_line(exc))  # fmt: skip
             log_event(logger, "handler.failed", level=logging.WARNING, id=message_id,

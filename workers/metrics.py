@@ -12,9 +12,10 @@ scales the worker service on (namespace `mailbus`, metric `QueueDepth`, dimensio
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,19 +61,34 @@ def timed_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     """`handler` wrapped to observe its latency and count its outcome under its name.
 
     The wrapper keeps the handler's `__module__` and `__qualname__`, so `handler_name()` (the
-    key of its completion record in the ledger) is unchanged."""
+    key of its completion record in the ledger) is unchanged. When the handler returns an
+    awaitable (`async def`), it returns one too, observed when that completes."""
     name = handler_name(handler)
 
-    def call(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+    def observe(started: float, outcome: str) -> None:
+        HANDLER_SECONDS.labels(handler=name).observe(time.perf_counter() - started)
+        HANDLER_CALLS.labels(handler=name, outcome=outcome).inc()
+
+    async def completion(awaitable: Awaitable[Any], started: float) -> Any:
         outcome = "failed"
         try:
-            result = handler(*args, **kwargs)
+            result = await awaitable
             outcome = "ok"
             return result
         finally:
-            HANDLER_SECONDS.labels(handler=name).observe(time.perf_counter() - started)
-            HANDLER_CALLS.labels(handler=name, outcome=outcome).inc()
+            observe(started, outcome)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            result = handler(*args, **kwargs)
+        except BaseException:
+            observe(started, "failed")
+            raise
+        if inspect.isawaitable(result):
+            return completion(result, started)
+        observe(started, "ok")
+        return result
 
     call.__module__ = handler.__module__
     call.__qualname__ = getattr(handler, "__qualname__", repr(handler))

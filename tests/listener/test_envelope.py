@@ -101,3 +101,16 @@ def test_helo_is_recorded_not_trusted(session: Client, real_redis: redis.Redis) 
     """A13: odd HELO names are accepted and end up escaped in the trace header only."""
     assert session.cmd("EHLO [999.1.1.1]") == "250 ENHANCEDSTATUSCODES"
     assert session.cmd(b"EHLO x\x1b[2J") == "501 5.5.4 Syntax: EHLO hostname"
+
+
+def test_internationalised_domains_are_served_in_either_form(make_listener) -> None:  # type: ignore[no-untyped-def]
+    """Served domains and recipients compare in one canonical form: UTS-46 (IDNA 2008), so
+    `straße` is `xn--strae-oqa`, what current MTAs send, not IDNA 2003's `strasse`."""
+    server: Running = make_listener(domains=("bücher.example", "*.straße.example"))
+    client = Client(server.port)
+    client.ehlo()
+    assert client.cmd("MAIL FROM:<a@b.test> SMTPUTF8") == "250 2.1.0 Ok"
+    for rcpt in ("info@xn--bcher-kva.example", "info@BÜCHER.example", "x@mx.xn--strae-oqa.example",
+                 "x@mx.straße.example"):  # fmt: skip
+        assert client.cmd(f"RCPT TO:<{rcpt}>".encode()) == "250 2.1.5 Ok", rcpt
+    assert client.cmd("RCPT TO:<x@mx.strasse.example>").startswith("550 5.7.1")

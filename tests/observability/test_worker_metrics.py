@@ -4,6 +4,7 @@ handler's ledger name, the id on RQ's log lines, and the queue gauges read from 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -13,7 +14,7 @@ import redis
 from prometheus_client import CollectorRegistry
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from mailbus import metrics
+from mailbus import aio, metrics
 from mailbus.redis_server import RedisServer, free_port
 from mailbus.router import Router, handler_name
 from mailbus.settings import Settings
@@ -115,6 +116,27 @@ def test_timed_handler_keeps_the_name_and_counts_outcomes() -> None:
         sample = {"handler": name, "outcome": outcome}
         assert registry.get_sample_value("mailbus_worker_handler_calls_total", sample) == 1
     assert registry.get_sample_value("mailbus_worker_handler_seconds_count", labels) == before + 2
+
+
+def test_timed_async_handler_is_observed_when_it_completes() -> None:
+    registry = CollectorRegistry()
+    registry.register(worker_metrics.HANDLER_CALLS)
+    registry.register(worker_metrics.HANDLER_SECONDS)
+
+    async def slow_then_fails(msg: object) -> None:
+        await asyncio.sleep(0.05)
+        raise ValueError("no")
+
+    timed = worker_metrics.timed_handler(slow_then_fails)
+    name = handler_name(slow_then_fails)
+    with pytest.raises(ValueError):
+        aio.call(timed, None, {})
+    sample = {"handler": name, "outcome": "failed"}
+    assert registry.get_sample_value("mailbus_worker_handler_calls_total", sample) == 1
+    ok = {"handler": name, "outcome": "ok"}
+    assert not registry.get_sample_value("mailbus_worker_handler_calls_total", ok)
+    seconds = registry.get_sample_value("mailbus_worker_handler_seconds_sum", {"handler": name})
+    assert seconds is not None and seconds >= 0.05
 
 
 @pytest.mark.parametrize(
