@@ -41,14 +41,18 @@ def eight_bit_message(title: str) -> bytes:
     return raw
 
 
-def utf8_message(title: str, mail_from: str, to: str) -> bytes:
+def utf8_email(title: str, mail_from: str, to: str) -> EmailMessage:
     """RFC 6532: raw UTF-8 in the headers and addresses, only deliverable with SMTPUTF8."""
     msg = EmailMessage(policy=policy.SMTPUTF8)
     msg["From"] = f"José <{mail_from}>"
     msg["To"] = to
     msg["Subject"] = title
     msg.set_content(EIGHT_BIT_TEXT, cte="8bit")
-    return msg.as_bytes(policy=policy.SMTPUTF8)
+    return msg
+
+
+def utf8_message(title: str, mail_from: str, to: str) -> bytes:
+    return utf8_email(title, mail_from, to).as_bytes(policy=policy.SMTPUTF8)
 
 
 def attachment_message(title: str, size: int, to: str = "support@example.com") -> tuple[bytes, str]:
