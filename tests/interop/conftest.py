@@ -28,14 +28,18 @@ MAX_MESSAGE_SIZE = 10 * 2**20
 DOMAINS = "example.com,bulk.example.com"
 
 
-def need(tool: str, found: bool) -> None:
+def need(tool: str, found: bool, reason: str = "is not installed (.ci/run installs it)") -> None:
     """Skip locally when `tool` is missing; in CI, where these tests must run, fail instead."""
     if found:
         return
-    reason = f"{tool} is not installed (.ci/run installs it with apt-get)"
+    reason = f"{tool} {reason}"
     if os.environ.get("CI"):
         pytest.fail(f"interop tests must run in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
 
 
 class Stack:
@@ -57,7 +61,11 @@ class Stack:
             MAILBUS_TLS_KEY=key,
         )
         self.out = Path(self.env["E2E_OUTPUT"])
-        self.listener = Listener(self.env)
+        try:
+            self.listener = Listener(self.env)
+        except RuntimeError:
+            self.redis.stop()
+            raise
         self.port = self.listener.port
         self.worker_log = root / "worker.log"
         self.worker = subprocess.Popen(
@@ -115,6 +123,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def relay(stack: Stack) -> Iterator[postfix.Postfix]:
     """A private Postfix whose relayhost is the stack's listener."""
     need("postfix", postfix.available())
+    need("postfix", is_root(), "starts an instance from a directory of its own only for root")
     with postfix.Postfix(stack.port) as running:
         yield running
 
