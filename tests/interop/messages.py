@@ -55,12 +55,12 @@ def utf8_message(title: str, mail_from: str, to: str) -> bytes:
     return utf8_email(title, mail_from, to).as_bytes(policy=policy.SMTPUTF8)
 
 
-def attachment_message(title: str, size: int, to: str = "support@example.com") -> tuple[bytes, str]:
+def attachment_message(title: str, size: int) -> tuple[bytes, str]:
     """A message with `size` random bytes attached; returns it and the attachment's sha256."""
     payload = os.urandom(size)
     msg = EmailMessage()
     msg["From"] = "Ada Lovelace <ada@sender.test>"
-    msg["To"] = to
+    msg["To"] = "support@example.com"
     msg["Subject"] = title
     msg.set_content("The data set is attached.\n")
     msg.add_attachment(payload, maintype="application", subtype="octet-stream", filename="data.bin")

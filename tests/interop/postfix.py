@@ -91,9 +91,9 @@ class Postfix:
     """One private instance; `submit` hands it a message over SMTP and returns the queue id."""
 
     def __init__(self, relay_port: int) -> None:
-        # Postfix's daemons run as the `postfix` user and must reach the queue: a directory under
-        # /tmp (world-traversable), not pytest's private tmp tree.
-        self.root = Path(tempfile.mkdtemp(prefix="mailbus-postfix-"))
+        # Postfix's daemons run as the `postfix` user and must reach the queue: a directory in
+        # /tmp (world-traversable), not in pytest's private tmp tree or a private TMPDIR.
+        self.root = Path(tempfile.mkdtemp(prefix="mailbus-postfix-", dir="/tmp"))
         self.root.chmod(0o755)
         self.config = self.root / "conf"
         self.config.mkdir()
@@ -115,17 +115,17 @@ class Postfix:
 
     def start(self) -> Postfix:
         started = self.command("postfix", "start")
-        if started.returncode != 0:
-            raise RuntimeError(f"postfix start failed: {self.log()}{started.stderr}")
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while started.returncode == 0 and time.monotonic() < deadline:
             try:
                 with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as smtp:
                     smtp.noop()
                 return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"postfix smtpd did not listen on {self.port}: {self.log()}")
+        log = self.log()
+        self.stop()
+        raise RuntimeError(f"postfix did not start on {self.port}: {started.stderr}{log}")
 
     def master_pid(self) -> int | None:
         try:
@@ -170,9 +170,6 @@ class Postfix:
 
     def log(self) -> str:
         return self.maillog.read_text(errors="replace") if self.maillog.exists() else ""
-
-    def lines(self, queue_id: str) -> list[str]:
-        return [line for line in self.log().splitlines() if f" {queue_id}: " in line]
 
     def wait_for_log(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
         deadline = time.monotonic() + timeout
