@@ -141,7 +141,7 @@ class Settings:
         "MAILBUS_DEDUPE_WINDOW",
         values.positive_int,
         7 * 86_400,
-        "seconds in which a re-sent identical message reaches handlers only once",
+        "seconds in which a sender's re-sent copy of a message reaches handlers only once",
     )
     raw_ttl: int = _var(
         "MAILBUS_REDIS_RAW_TTL",

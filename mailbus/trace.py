@@ -4,7 +4,9 @@ Like an MTA's local delivery, the stored object starts with `Return-Path:`, one 
 per envelope recipient and our `Received:` line (RFC 5321 §4.4). That makes the stored raw object
 self-describing: `mailbus reconcile` can rebuild the envelope from it after Redis lost the job.
 The dedupe digest covers the bytes *as received* plus the envelope, so a sender's retry of a
-message we answered 451 is recognised as the same message.
+message we answered 451 is recognised as the same message; without a Message-ID the same bytes
+may be two messages (a script sending one alert twice), so the workers dedupe those only when
+the listener recorded that it answered 451 to a copy it had stored (workers.ledger).
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import re
 from typing import Any
 
 from mailbus.envelope import Envelope
+
+_MESSAGE_ID = re.compile(rb"(?:^|\n)message-id[ \t]*:", re.IGNORECASE)
+_HEADER_END = re.compile(rb"\n\r?\n")
 
 
 def _clean(value: str) -> str:
@@ -62,6 +68,13 @@ def split_trace(stored: bytes) -> tuple[Envelope, bytes]:
             break
         position = end + 2
     return Envelope(mail_from=mail_from, rcpt_tos=tuple(rcpts)), stored[position:]
+
+
+def has_message_id(stored: bytes) -> bool:
+    """Whether the header block of a stored message has a Message-ID field: only then is a copy
+    with the same digest the same message (a sender's retry), not a second identical one."""
+    end = _HEADER_END.search(stored)
+    return _MESSAGE_ID.search(stored, 0, end.start() if end else len(stored)) is not None
 
 
 def delivery_digest(received: bytes, envelope: Envelope) -> str:

@@ -1,12 +1,16 @@
 """What the workers remember about each delivery, in Redis: which handlers already succeeded,
-which delivery finished first, who is working on it now, how often it killed a worker, and the
+which copy finished first, who is working on it now, how often it killed a worker, and the
 status timeline events that `mailbus show` prints.
 
-Completion is keyed by the delivery digest (sha256 of the bytes as received + the envelope), not
-by the message id, and kept for `dedupe_window` seconds: a retry of a message and a duplicate
-delivery of the same message (a sender's retry after a lost 250) both see the handlers that
-already ran and skip them. A handler that succeeds but whose success is not yet recorded when
-the worker dies runs again (at-least-once), so handlers with side effects should be idempotent.
+Completion is kept for `dedupe_window` seconds in a record that every copy of one message shares
+(`delivery_key`), so a retry, a reconciled or requeued job and a duplicate copy all skip the
+handlers that already ran, and a copy that finds the record delivered by another is suppressed.
+Which copies are one message: with a Message-ID, every copy with the same delivery digest (sha256
+of the bytes as received + the envelope), i.e. a sender's retry. Without one, identical bytes may
+be two messages (a script sending one alert twice): each copy has its own record, except the
+copy the listener stored but answered with a temporary failure (`mailbus.queue.resend_key` names
+it) and the sender's next copy of it. A handler that succeeds but whose success is not yet
+recorded when the worker dies runs again (at-least-once): handlers should be idempotent.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import redis
 
 from mailbus import status
 from mailbus.errors import MailbusError
+from mailbus.queue import resend_key
 
 PREFIX = "mailbus:ledger:"
 _TAKEOVER = """
@@ -40,6 +45,22 @@ class DeliveryRecord:
     handlers_done: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a copy reads before it runs: the digest's record, its own record, and the message
+    the listener answered 451 after storing it (`mailbus.queue.resend_key`), if any."""
+
+    shared: DeliveryRecord
+    own: DeliveryRecord
+    resend_of: str | None
+
+
+def delivery_key(digest: str, origin: str | None) -> str:
+    """The record a copy shares: the digest's (copies with a Message-ID, `origin` None), or
+    one transmission's (`origin`: the copy's own id, or the id of the copy it resends)."""
+    return digest if origin is None else f"{digest}:{origin}"
+
+
 class DeliveryBusy(MailbusError):
     """Another job holds this delivery (a concurrent duplicate); the job retries later."""
 
@@ -54,6 +75,10 @@ def _record(raw: dict[Any, Any]) -> DeliveryRecord:
     fields = {_text(k) or "": _text(v) for k, v in raw.items()}
     done = {k.removeprefix("handler:") for k in fields if k.startswith("handler:")}
     return DeliveryRecord(delivered_by=fields.get("delivered"), handlers_done=frozenset(done))
+
+
+def _found(shared: dict[Any, Any], own: dict[Any, Any], resend: Any) -> Found:
+    return Found(_record(shared), _record(own), _text(resend))
 
 
 class Ledger:
@@ -71,24 +96,36 @@ class Ledger:
     def _key(self, digest: str) -> str:
         return f"{PREFIX}{digest}"
 
-    def record(self, digest: str) -> DeliveryRecord:
-        """What is known of this delivery, in one round trip: who finished it (if anyone did)
-        and which handlers already succeeded. Read while holding the claim, so it stays true."""
-        return _record(self.connection.hgetall(self._key(digest)))
+    def record(self, key: str) -> DeliveryRecord:
+        """What is known of the delivery `key` (`delivery_key`): who finished it (if anyone
+        did) and which handlers already succeeded. Read while holding the claim, so it stays
+        true."""
+        return _record(self.connection.hgetall(self._key(key)))
+
+    def read(self, digest: str, message_id: str) -> Found:
+        """`Found` for a copy whose claim is held (the slow path of `claim_and_read`)."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            self._read(pipe, digest, message_id)
+            return _found(*pipe.execute())
 
     def claim_and_read(
-        self, digest: str, token: str, ttl: int, *, fetch: str | None = None
-    ) -> tuple[DeliveryRecord | None, bytes | None]:
-        """The common case of `claim` + `record` in one round trip: take the claim if it is
-        free and read the record after it (None when someone holds the claim), and GET the
-        Redis key `fetch` too (the raw message, with the Redis store)."""
+        self, digest: str, token: str, ttl: int, *, message_id: str, fetch: str | None = None
+    ) -> tuple[Found | None, bytes | None]:
+        """The common case of `claim` + `read` in one round trip: take the claim if it is free
+        and read after it (None when someone holds the claim), and GET the Redis key `fetch`
+        too (the raw message, with the Redis store)."""
         with self.connection.pipeline(transaction=False) as pipe:
             pipe.set(self._key(digest) + ":claim", token, nx=True, ex=ttl)
-            pipe.hgetall(self._key(digest))
+            self._read(pipe, digest, message_id)
             if fetch is not None:
                 pipe.get(fetch)
-            taken, fields, *fetched = pipe.execute()
-        return (_record(fields) if taken else None), (fetched[0] if fetched else None)
+            taken, shared, own, resend, *fetched = pipe.execute()
+        return (_found(shared, own, resend) if taken else None), (fetched[0] if fetched else None)
+
+    def _read(self, pipe: Any, digest: str, message_id: str) -> None:
+        pipe.hgetall(self._key(digest))
+        pipe.hgetall(self._key(delivery_key(digest, message_id)))
+        pipe.get(resend_key(digest))
 
     def mark_handler(
         self, digest: str, handler: str, message_id: str, *, later: bool = False, **event: Any
@@ -103,19 +140,27 @@ class Ledger:
         if not later:
             self.write_pending()
 
-    def mark_delivered(self, digest: str, message_id: str, token: str, **event: Any) -> None:
-        """Record the delivery as finished by `message_id`, with its "done" event, and drop
-        the claim `token` holds. Left pending: the worker writes it in the transaction that
-        finishes the job (`flush`)."""
-        key = self._key(digest)
+    def mark_delivered(
+        self, key: str, digest: str, message_id: str, token: str, **event: Any
+    ) -> None:
+        """Record the delivery `key` as finished by `message_id`, with its "done" event, and
+        drop the claim `token` holds on `digest`. Left pending: the worker writes it in the
+        transaction that finishes the job (`flush`)."""
+        claim = self._key(digest) + ":claim"
+        key = self._key(key)
 
         def write(pipe: Any) -> None:
             pipe.hsetnx(key, "delivered", message_id)
-            pipe.eval(_RELEASE, 1, key + ":claim", token)
+            pipe.eval(_RELEASE, 1, claim, token)
 
         self._pending.append(write)
         self._touched.add(key)
         self.note(message_id, "done", **event)
+
+    def resent(self, digest: str, origin: str) -> None:
+        """The sender's copy of `origin` has come (pending write): drop the listener's note, so
+        a later identical message without a Message-ID counts as a new one again."""
+        self._pending.append(lambda pipe: pipe.eval(_RELEASE, 1, resend_key(digest), origin))
 
     def claim(
         self, digest: str, token: str, ttl: int, *, stale: Callable[[str], bool]
