@@ -100,10 +100,10 @@ def _deliver(
     store = ctx.store
     fetch = store.redis_key(raw_key) if isinstance(store, RedisStore) else None
     token, found, raw = _claim(ctx, job, digest, message_id, fetch)
-    released = False
+    key, released = digest, False  # the claim we hold: the digest's, then the delivery's
     try:
         raw = _fetch(ctx, raw_key, raw)
-        key, record = _delivery(ctx, digest, message_id, found, raw)
+        key, record = _delivery(ctx, token, digest, message_id, found, raw)
         resends = found.resend_of if key != digest and found.resend_of != message_id else None
         first = record.delivered_by
         if first is not None:
@@ -150,7 +150,7 @@ def _deliver(
         outcome = dispatch(matches, msg, done=done, on_success=ok, on_failure=failed, fatal=FATAL)
         ran = [m.name for m in outcome.ran]
         skipped = [m.name for m in outcome.skipped]
-        ledger.mark_delivered(key, digest, message_id, token, handlers=ran, skipped=skipped)
+        ledger.mark_delivered(key, message_id, token, handlers=ran, skipped=skipped)
         if resends:
             ledger.resent(digest, resends)
         released = True
@@ -159,7 +159,7 @@ def _deliver(
         return {"duplicate_of": None, "ran": ran, "skipped": skipped}
     finally:
         if not released:
-            ledger.release(digest, token)
+            ledger.release(key, token)
 
 
 def _claim(
@@ -170,38 +170,49 @@ def _claim(
     return our claim token, what the ledger knows (read while holding it), and the Redis key
     `fetch` read in the same round trip when the claim was free (else None)."""
     token = f"{message_id} {job.worker_name if job is not None and job.worker_name else '-'}"
-    ttl = ctx.settings.job_timeout + 60
-    found, fetched = ctx.ledger.claim_and_read(
-        digest, token, ttl, message_id=message_id, fetch=fetch
-    )
+    found, fetched = ctx.ledger.claim_and_read(digest, token, _claim_ttl(ctx), fetch=fetch)
     if found is not None:
         return token, found, fetched
+    _wait_for_claim(ctx, digest, token)
+    return token, ctx.ledger.read(digest), None
+
+
+def _delivery(
+    ctx: context.Context, token: str, digest: str, message_id: str, found: Found, raw: bytes
+) -> tuple[str, DeliveryRecord]:
+    """The ledger record this copy shares with the other copies of the same message, and its
+    key (see workers.ledger): the digest's with a Message-ID, else its transmission's, whose
+    claim we then hold instead of the digest's."""
+    if has_message_id(raw):
+        return digest, found.shared
+    key = delivery_key(digest, found.resend_of or message_id)
+    record = ctx.ledger.move_claim(digest, key, token, _claim_ttl(ctx))
+    if record is None:
+        _wait_for_claim(ctx, key, token)
+        record = ctx.ledger.record(key)
+    return key, record
+
+
+def _claim_ttl(ctx: context.Context) -> int:
+    return ctx.settings.job_timeout + 60
+
+
+def _wait_for_claim(ctx: context.Context, key: str, token: str) -> None:
+    """Wait for the claim on `key` while a live job holds it (a dead one's is taken over)."""
     deadline = time.monotonic() + min(CLAIM_WAIT, ctx.settings.job_timeout / 2)
+    message_id = token.partition(" ")[0]
 
     def stale(holder: str) -> bool:
         holder_id, _, worker = holder.partition(" ")
         if worker in ("", "-"):
             return holder_id == message_id
-        key = worker_key(worker)
-        return not ctx.connection.exists(key) or bool(ctx.connection.hexists(key, "death"))
+        alive = worker_key(worker)
+        return not ctx.connection.exists(alive) or bool(ctx.connection.hexists(alive, "death"))
 
-    while (holder := ctx.ledger.claim(digest, token, ttl, stale=stale)) is not None:
+    while (holder := ctx.ledger.claim(key, token, _claim_ttl(ctx), stale=stale)) is not None:
         if time.monotonic() > deadline:
-            raise DeliveryBusy(f"delivery {digest[:16]} is being processed by {holder}")
+            raise DeliveryBusy(f"delivery {key[:16]} is being processed by {holder}")
         time.sleep(0.2)
-    return token, ctx.ledger.read(digest, message_id), None
-
-
-def _delivery(
-    ctx: context.Context, digest: str, message_id: str, found: Found, raw: bytes
-) -> tuple[str, DeliveryRecord]:
-    """The ledger record this copy shares with the other copies of the same message, and its
-    key (see workers.ledger): the digest's with a Message-ID, else its transmission's."""
-    if has_message_id(raw):
-        return delivery_key(digest, None), found.shared
-    origin = found.resend_of or message_id
-    key = delivery_key(digest, origin)
-    return key, found.own if origin == message_id else ctx.ledger.record(key)
 
 
 def _fetch(ctx: context.Context, raw_key: str, raw: bytes | None) -> bytes:

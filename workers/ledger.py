@@ -9,8 +9,10 @@ Which copies are one message: with a Message-ID, every copy with the same delive
 of the bytes as received + the envelope), i.e. a sender's retry. Without one, identical bytes may
 be two messages (a script sending one alert twice): each copy has its own record, except the
 copy the listener stored but answered with a temporary failure (`mailbus.queue.resend_key` names
-it) and the sender's next copy of it. A handler that succeeds but whose success is not yet
-recorded when the worker dies runs again (at-least-once): handlers should be idempotent.
+it) and the sender's next copy of it. A copy claims the digest while it reads, and then (without
+a Message-ID) its own record, so identical messages run side by side. A handler that succeeds
+but whose success is not yet recorded when the worker dies runs again (at-least-once): handlers
+should be idempotent.
 """
 
 from __future__ import annotations
@@ -47,11 +49,10 @@ class DeliveryRecord:
 
 @dataclass(frozen=True)
 class Found:
-    """What a copy reads before it runs: the digest's record, its own record, and the message
-    the listener answered 451 after storing it (`mailbus.queue.resend_key`), if any."""
+    """What a copy reads under the digest's claim: the digest's record, and the message the
+    listener stored but answered with a 451 (`mailbus.queue.resend_key`), if any."""
 
     shared: DeliveryRecord
-    own: DeliveryRecord
     resend_of: str | None
 
 
@@ -77,8 +78,8 @@ def _record(raw: dict[Any, Any]) -> DeliveryRecord:
     return DeliveryRecord(delivered_by=fields.get("delivered"), handlers_done=frozenset(done))
 
 
-def _found(shared: dict[Any, Any], own: dict[Any, Any], resend: Any) -> Found:
-    return Found(_record(shared), _record(own), _text(resend))
+def _found(shared: dict[Any, Any], resend: Any) -> Found:
+    return Found(_record(shared), _text(resend))
 
 
 class Ledger:
@@ -102,30 +103,38 @@ class Ledger:
         true."""
         return _record(self.connection.hgetall(self._key(key)))
 
-    def read(self, digest: str, message_id: str) -> Found:
+    def read(self, digest: str) -> Found:
         """`Found` for a copy whose claim is held (the slow path of `claim_and_read`)."""
         with self.connection.pipeline(transaction=False) as pipe:
-            self._read(pipe, digest, message_id)
+            pipe.hgetall(self._key(digest))
+            pipe.get(resend_key(digest))
             return _found(*pipe.execute())
 
     def claim_and_read(
-        self, digest: str, token: str, ttl: int, *, message_id: str, fetch: str | None = None
+        self, digest: str, token: str, ttl: int, *, fetch: str | None = None
     ) -> tuple[Found | None, bytes | None]:
         """The common case of `claim` + `read` in one round trip: take the claim if it is free
         and read after it (None when someone holds the claim), and GET the Redis key `fetch`
         too (the raw message, with the Redis store)."""
         with self.connection.pipeline(transaction=False) as pipe:
             pipe.set(self._key(digest) + ":claim", token, nx=True, ex=ttl)
-            self._read(pipe, digest, message_id)
+            pipe.hgetall(self._key(digest))
+            pipe.get(resend_key(digest))
             if fetch is not None:
                 pipe.get(fetch)
-            taken, shared, own, resend, *fetched = pipe.execute()
-        return (_found(shared, own, resend) if taken else None), (fetched[0] if fetched else None)
+            taken, shared, resend, *fetched = pipe.execute()
+        return (_found(shared, resend) if taken else None), (fetched[0] if fetched else None)
 
-    def _read(self, pipe: Any, digest: str, message_id: str) -> None:
-        pipe.hgetall(self._key(digest))
-        pipe.hgetall(self._key(delivery_key(digest, message_id)))
-        pipe.get(resend_key(digest))
+    def move_claim(self, digest: str, key: str, token: str, ttl: int) -> DeliveryRecord | None:
+        """Trade the digest's claim for the claim on delivery `key` (a copy without a
+        Message-ID: identical messages then run side by side) and read its record, in one
+        round trip; None when another copy of that transmission holds it."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.set(self._key(key) + ":claim", token, nx=True, ex=ttl)
+            pipe.hgetall(self._key(key))
+            pipe.eval(_RELEASE, 1, self._key(digest) + ":claim", token)
+            taken, fields, _ = pipe.execute()
+        return _record(fields) if taken else None
 
     def mark_handler(
         self, digest: str, handler: str, message_id: str, *, later: bool = False, **event: Any
@@ -140,18 +149,15 @@ class Ledger:
         if not later:
             self.write_pending()
 
-    def mark_delivered(
-        self, key: str, digest: str, message_id: str, token: str, **event: Any
-    ) -> None:
-        """Record the delivery `key` as finished by `message_id`, with its "done" event, and
-        drop the claim `token` holds on `digest`. Left pending: the worker writes it in the
-        transaction that finishes the job (`flush`)."""
-        claim = self._key(digest) + ":claim"
-        key = self._key(key)
+    def mark_delivered(self, digest: str, message_id: str, token: str, **event: Any) -> None:
+        """Record the delivery as finished by `message_id`, with its "done" event, and drop
+        the claim `token` holds. Left pending: the worker writes it in the transaction that
+        finishes the job (`flush`)."""
+        key = self._key(digest)
 
         def write(pipe: Any) -> None:
             pipe.hsetnx(key, "delivered", message_id)
-            pipe.eval(_RELEASE, 1, claim, token)
+            pipe.eval(_RELEASE, 1, key + ":claim", token)
 
         self._pending.append(write)
         self._touched.add(key)

@@ -13,7 +13,7 @@ from mailbus.stores.base import attachment_key, raw_key
 from tests.workers import handlers_basic
 from tests.workers.conftest import EML, put_message
 from workers import admin
-from workers.ledger import PREFIX
+from workers.ledger import PREFIX, DeliveryRecord
 from workers.worker import drain
 
 
@@ -238,3 +238,15 @@ def test_the_copy_the_listener_expects_again_is_suppressed_once(make_ctx) -> Non
     later = put_message(ctx.store, ctx.connection, ctx.settings, body=NO_MESSAGE_ID)
     drain(ctx)
     assert {i for _, i, _ in handlers_basic.calls} == {later}
+
+
+def test_a_copy_without_a_message_id_trades_the_digest_claim_for_its_own(make_ctx) -> None:
+    """Identical messages without a Message-ID do not wait for each other; the two copies of
+    one transmission (the stored one and the sender's resend) still do."""
+    ledger = make_ctx().ledger
+    assert ledger.claim_and_read("d1", "m1 w1", 60)[0] is not None
+    assert ledger.move_claim("d1", "d1:m1", "m1 w1", 60) == DeliveryRecord(None, frozenset())
+    assert ledger.claim_and_read("d1", "m2 w2", 60)[0] is not None  # the digest is free again
+    assert ledger.move_claim("d1", "d1:m2", "m2 w2", 60) is not None
+    assert ledger.claim_and_read("d1", "m3 w3", 60)[0] is not None
+    assert ledger.move_claim("d1", "d1:m1", "m3 w3", 60) is None  # m1's transmission is held
