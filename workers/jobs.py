@@ -25,15 +25,11 @@ from mailbus.parse import parse
 from mailbus.router import Match
 from mailbus.stores import RedisStore
 from mailbus.stores.base import attachment_key, done_key
-from mailbus.trace import has_message_id
-from workers import context
+from workers import claims, context
 from workers import metrics as worker_metrics
-from workers.ledger import DeliveryBusy, DeliveryRecord, Found, delivery_key
-from workers.recovery import worker_key
 
 logger = logging.getLogger("mailbus.worker")
 FATAL = (JobTimeoutException, MemoryError)
-CLAIM_WAIT = 30.0
 
 
 def process_message(
@@ -99,11 +95,11 @@ def _deliver(
     ledger = ctx.ledger
     store = ctx.store
     fetch = store.redis_key(raw_key) if isinstance(store, RedisStore) else None
-    token, found, raw = _claim(ctx, job, digest, message_id, fetch)
+    token, found, raw = claims.claim(ctx, job, digest, message_id, fetch)
     key, released = digest, False  # the claim we hold: the digest's, then the delivery's
     try:
         raw = _fetch(ctx, raw_key, raw)
-        key, record = _delivery(ctx, token, digest, message_id, found, raw)
+        key, record = claims.delivery(ctx, token, digest, message_id, found, raw)
         resends = found.resend_of if key != digest and found.resend_of != message_id else None
         first = record.delivered_by
         if first is not None:
@@ -160,59 +156,6 @@ def _deliver(
     finally:
         if not released:
             ledger.release(key, token)
-
-
-def _claim(
-    ctx: context.Context, job: Job | None, digest: str, message_id: str, fetch: str | None
-) -> tuple[str, Found, bytes | None]:
-    """Hold the delivery while we run, so a concurrent duplicate (another id with the same
-    digest, or the same job id pushed twice) waits instead of running the handlers again;
-    return our claim token, what the ledger knows (read while holding it), and the Redis key
-    `fetch` read in the same round trip when the claim was free (else None)."""
-    token = f"{message_id} {job.worker_name if job is not None and job.worker_name else '-'}"
-    found, fetched = ctx.ledger.claim_and_read(digest, token, _claim_ttl(ctx), fetch=fetch)
-    if found is not None:
-        return token, found, fetched
-    _wait_for_claim(ctx, digest, token)
-    return token, ctx.ledger.read(digest), None
-
-
-def _delivery(
-    ctx: context.Context, token: str, digest: str, message_id: str, found: Found, raw: bytes
-) -> tuple[str, DeliveryRecord]:
-    """The ledger record this copy shares with the other copies of the same message, and its
-    key (see workers.ledger): the digest's with a Message-ID, else its transmission's, whose
-    claim we then hold instead of the digest's."""
-    if has_message_id(raw):
-        return digest, found.shared
-    key = delivery_key(digest, found.resend_of or message_id)
-    record = ctx.ledger.move_claim(digest, key, token, _claim_ttl(ctx))
-    if record is None:
-        _wait_for_claim(ctx, key, token)
-        record = ctx.ledger.record(key)
-    return key, record
-
-
-def _claim_ttl(ctx: context.Context) -> int:
-    return ctx.settings.job_timeout + 60
-
-
-def _wait_for_claim(ctx: context.Context, key: str, token: str) -> None:
-    """Wait for the claim on `key` while a live job holds it (a dead one's is taken over)."""
-    deadline = time.monotonic() + min(CLAIM_WAIT, ctx.settings.job_timeout / 2)
-    message_id = token.partition(" ")[0]
-
-    def stale(holder: str) -> bool:
-        holder_id, _, worker = holder.partition(" ")
-        if worker in ("", "-"):
-            return holder_id == message_id
-        alive = worker_key(worker)
-        return not ctx.connection.exists(alive) or bool(ctx.connection.hexists(alive, "death"))
-
-    while (holder := ctx.ledger.claim(key, token, _claim_ttl(ctx), stale=stale)) is not None:
-        if time.monotonic() > deadline:
-            raise DeliveryBusy(f"delivery {key[:16]} is being processed by {holder}")
-        time.sleep(0.2)
 
 
 def _fetch(ctx: context.Context, raw_key: str, raw: bytes | None) -> bytes:
