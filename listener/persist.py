@@ -15,6 +15,9 @@ most MAILBUS_MAX_CONCURRENT_PERSISTS messages are in flight, so a stalled Redis 
 pile them up. Waiting for a slot and for the write share one MAILBUS_PERSIST_TIMEOUT; past it
 the client gets 451, and a message whose client already has its 451 is dropped before it is
 written (its raw object deleted) instead of enqueued. Any failure is a 451 and one log line.
+A message stored although its client got no 250 (the write landed late, the client hung up, or
+MAILBUS_REDIS_WAIT failed) is noted for the workers (`mailbus.queue.resend_key`): the sender
+will send it again, and that copy is then suppressed even without a Message-ID.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import redis
 from mailbus.envelope import Envelope
 from mailbus.errors import StoreError
 from mailbus.logs import log_event
-from mailbus.queue import JobWriter, MessageJob
+from mailbus.queue import JobWriter, MessageJob, resend_key
 from mailbus.settings import Settings
 from mailbus.status import encode, record_many
 from mailbus.stores import RedisStore, Store, raw_key
@@ -117,6 +120,7 @@ class Persister:
         finally:
             if not pending.done.done():
                 pending.done.add_done_callback(lambda f: on_late(_outcome(f)))
+                pending.done.add_done_callback(lambda f: self._stored_late(message, f))
         if not pending.done.done():
             raise TimeoutError(f"persist of {pending.key} took over the persist timeout")
         pending.done.result()  # raises the write's error
@@ -176,6 +180,7 @@ class Persister:
                 self._wait(client, min(p.deadline for p in live))
             except BaseException as exc:
                 error = exc
+                self._expect_resend(client, [p.message for p in live])
         live[0].loop.call_soon_threadsafe(_settle, live, error)  # one wake-up for the group
 
     def _queue_commands(self, jobs: JobWriter, pipe: Any, group: list[_Pending]) -> None:
@@ -199,6 +204,32 @@ class Persister:
             ],
         )
         record_many(pipe, self.settings.dedupe_window, timelines)
+
+    def _stored_late(self, message: Message, done: asyncio.Future[None]) -> None:
+        """A write that landed after its client stopped waiting (451, or it hung up): the
+        sender will send the message again."""
+        if not done.cancelled() and done.exception() is None:
+            asyncio.get_running_loop().run_in_executor(
+                None, self._expect_resend, self.connection, [message]
+            )
+
+    def _expect_resend(self, client: redis.Redis, messages: list[Message]) -> None:
+        """Tell the workers that these stored messages will come again from their senders, so
+        the next copy is suppressed even without a Message-ID (`mailbus.queue.resend_key`).
+        Best effort: if it fails, the copy reaches the handlers again (at-least-once)."""
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.set(resend_key(message.digest), message.message_id,
+                             ex=self.settings.dedupe_window)  # fmt: skip
+                pipe.execute()
+        except Exception as exc:
+            for message in messages:
+                log_event(log, "message.resend_unmarked", level=logging.WARNING,
+                          id=message.message_id, error=repr(exc))  # fmt: skip
+            return
+        for message in messages:
+            log_event(log, "message.resend_expected", id=message.message_id)
 
     def _forget(self, pending: _Pending) -> None:
         """Delete a raw object whose job will never exist (S3/file; Redis wrote nothing)."""

@@ -27,6 +27,13 @@ JOB_FUNCTION = "workers.jobs.process_message"
 _OWN = ("created_at", "enqueued_at", "description", "data")  # all else is the same for every job
 
 
+def resend_key(digest: str) -> str:
+    """Set by the listener to the id of a message it committed but answered with a temporary
+    failure (its write landed late, its WAIT failed, its client hung up): the sender will send
+    the same bytes again, and the workers treat that copy as this one (workers.ledger)."""
+    return f"mailbus:resend:{digest}"
+
+
 def message_queue(connection: redis.Redis, settings: Settings) -> Queue:
     return Queue(settings.queue, connection=connection, serializer=JSONSerializer)
 

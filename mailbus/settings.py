@@ -149,11 +149,18 @@ class Settings:
     job_timeout: int = _var(
         "MAILBUS_JOB_TIMEOUT", values.positive_int, 300, "seconds one message may take in a worker"
     )
+    burst_retry_wait: int = _var(
+        "MAILBUS_BURST_RETRY_WAIT",
+        values.non_negative_int,
+        60,
+        "seconds `worker --burst` waits for a scheduled retry to fall due; later ones stay "
+        "scheduled for the next worker",
+    )
     dedupe_window: int = _var(
         "MAILBUS_DEDUPE_WINDOW",
         values.positive_int,
         7 * 86_400,
-        "seconds in which a re-sent identical message reaches handlers only once",
+        "seconds in which a sender's re-sent copy of a message reaches handlers only once",
     )
     raw_ttl: int = _var(
         "MAILBUS_REDIS_RAW_TTL",

@@ -6,6 +6,9 @@ self-describing: `mailbus reconcile` can rebuild the envelope from it after Redi
 The dedupe digest covers the bytes *as received* plus the envelope, with the addresses' domains
 in canonical form (mailbus.domains), so a sender's retry of a message we answered 451 is
 recognised as the same message even when it spells a domain otherwise (`xn--` or Unicode).
+Without a Message-ID the same bytes may be two messages (a script sending one alert twice), so
+the workers dedupe those only when the listener recorded that it answered 451 to a copy it had
+stored, or when a provider's webhook names its own message id again (workers.ledger).
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import re
 from typing import Any
 
 from mailbus.domains import canonical_address
 from mailbus.envelope import Envelope
+
+_MESSAGE_ID = re.compile(rb"(?:^|\n)message-id[ \t]*:", re.IGNORECASE)
+_HEADER_END = re.compile(rb"\n\r?\n")
 
 
 def _clean(value: str) -> str:
@@ -68,6 +75,13 @@ def split_trace(stored: bytes) -> tuple[Envelope, bytes]:
             break
         position = end + 2
     return Envelope(mail_from=mail_from, rcpt_tos=tuple(rcpts)), stored[position:]
+
+
+def has_message_id(stored: bytes) -> bool:
+    """Whether the header block of a stored message has a Message-ID field: only then is a copy
+    with the same digest the same message (a sender's retry), not a second identical one."""
+    end = _HEADER_END.search(stored)
+    return _MESSAGE_ID.search(stored, 0, end.start() if end else len(stored)) is not None
 
 
 def delivery_digest(received: bytes, envelope: Envelope) -> str:

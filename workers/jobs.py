@@ -25,14 +25,11 @@ from mailbus.parse import parse
 from mailbus.router import Match
 from mailbus.stores import RedisStore
 from mailbus.stores.base import attachment_key, done_key
-from workers import context
+from workers import claims, context
 from workers import metrics as worker_metrics
-from workers.ledger import DeliveryBusy, DeliveryRecord
-from workers.recovery import worker_key
 
 logger = logging.getLogger("mailbus.worker")
 FATAL = (JobTimeoutException, MemoryError)
-CLAIM_WAIT = 30.0
 
 
 def process_message(
@@ -98,14 +95,21 @@ def _deliver(
     ledger = ctx.ledger
     store = ctx.store
     fetch = store.redis_key(raw_key) if isinstance(store, RedisStore) else None
-    token, record, raw = _claim(ctx, job, digest, message_id, fetch)
-    released = False
+    token, found, raw = claims.claim(ctx, job, digest, message_id, fetch)
+    key, released = digest, False  # the claim we hold: the digest's, then the delivery's
     try:
+        raw = _fetch(ctx, raw_key, raw)
+        key, record = claims.delivery(ctx, token, digest, message_id, found, raw, envelope)
+        resends = found.resend_of if key != digest and found.resend_of != message_id else None
         first = record.delivered_by
         if first is not None:
             if first != message_id:
-                ledger.event(message_id, "duplicate", duplicate_of=first)
-                log_event(logger, "message.duplicate", id=message_id, duplicate_of=first)
+                reason = "message-id" if key == digest else "resend"
+                ledger.event(message_id, "duplicate", duplicate_of=first, reason=reason)
+                log_event(logger, "message.duplicate", id=message_id, duplicate_of=first,
+                          reason=reason)  # fmt: skip
+                if resends:
+                    ledger.resent(digest, resends)
             _finish(ctx, message_id, "done", duplicate_of=first)
             return {"duplicate_of": first, "ran": [], "skipped": []}
 
@@ -129,7 +133,7 @@ def _deliver(
         to_run = [m for m in matches if not done(m)]
 
         def ok(match: Match) -> None:  # the last one is written with the job's finish
-            ledger.mark_handler(digest, match.name, message_id, later=match is to_run[-1],
+            ledger.mark_handler(key, match.name, message_id, later=match is to_run[-1],
                                 result="ok", attempt=attempt)  # fmt: skip
             log_event(logger, "handler.ok", id=message_id, handler=match.name, attempt=attempt)
 
@@ -142,52 +146,31 @@ def _deliver(
         outcome = dispatch(matches, msg, done=done, on_success=ok, on_failure=failed, fatal=FATAL)
         ran = [m.name for m in outcome.ran]
         skipped = [m.name for m in outcome.skipped]
-        ledger.mark_delivered(digest, message_id, token, handlers=ran, skipped=skipped)
+        ledger.mark_delivered(key, message_id, token, handlers=ran, skipped=skipped)
+        if resends:
+            ledger.resent(digest, resends)
         released = True
         _mark_finished(ctx, message_id, "done")
         log_event(logger, "message.done", id=message_id, handlers=ran, skipped=skipped)
         return {"duplicate_of": None, "ran": ran, "skipped": skipped}
     finally:
         if not released:
-            ledger.release(digest, token)
+            ledger.release(key, token)
 
 
-def _claim(
-    ctx: context.Context, job: Job | None, digest: str, message_id: str, fetch: str | None
-) -> tuple[str, DeliveryRecord, bytes | None]:
-    """Hold the delivery while we run, so a concurrent duplicate (another id with the same
-    digest, or the same job id pushed twice) waits instead of running the handlers again;
-    return our claim token, the delivery's record, read while holding it, and the Redis key
-    `fetch` read in the same round trip when the claim was free (else None)."""
-    token = f"{message_id} {job.worker_name if job is not None and job.worker_name else '-'}"
-    ttl = ctx.settings.job_timeout + 60
-    record, fetched = ctx.ledger.claim_and_read(digest, token, ttl, fetch=fetch)
-    if record is not None:
-        return token, record, fetched
-    deadline = time.monotonic() + min(CLAIM_WAIT, ctx.settings.job_timeout / 2)
-
-    def stale(holder: str) -> bool:
-        holder_id, _, worker = holder.partition(" ")
-        if worker in ("", "-"):
-            return holder_id == message_id
-        key = worker_key(worker)
-        return not ctx.connection.exists(key) or bool(ctx.connection.hexists(key, "death"))
-
-    while (holder := ctx.ledger.claim(digest, token, ttl, stale=stale)) is not None:
-        if time.monotonic() > deadline:
-            raise DeliveryBusy(f"delivery {digest[:16]} is being processed by {holder}")
-        time.sleep(0.2)
-    return token, ctx.ledger.record(digest), None
+def _fetch(ctx: context.Context, raw_key: str, raw: bytes | None) -> bytes:
+    """The raw message (`raw`, if it was read already, else from the store)."""
+    if raw is not None:
+        return raw
+    try:
+        return ctx.store.get(raw_key)
+    except NotFound as exc:
+        raise DeliveryError(f"raw message {raw_key} is no longer in the store") from exc
 
 
 def _parse(
-    ctx: context.Context, message_id: str, raw_key: str, envelope: Envelope, raw: bytes | None
+    ctx: context.Context, message_id: str, raw_key: str, envelope: Envelope, raw: bytes
 ) -> Any:
-    """Parse the raw message (`raw`, if it was read already, else from the store)."""
-    try:
-        raw = ctx.store.get(raw_key) if raw is None else raw
-    except NotFound as exc:
-        raise DeliveryError(f"raw message {raw_key} is no longer in the store") from exc
     try:
         with worker_metrics.parsing():
             return parse(raw, envelope, msg_id=message_id, raw_key=raw_key)

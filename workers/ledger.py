@@ -1,12 +1,18 @@
 """What the workers remember about each delivery, in Redis: which handlers already succeeded,
-which delivery finished first, who is working on it now, how often it killed a worker, and the
+which copy finished first, who is working on it now, how often it killed a worker, and the
 status timeline events that `mailbus show` prints.
 
-Completion is keyed by the delivery digest (sha256 of the bytes as received + the envelope), not
-by the message id, and kept for `dedupe_window` seconds: a retry of a message and a duplicate
-delivery of the same message (a sender's retry after a lost 250) both see the handlers that
-already ran and skip them. A handler that succeeds but whose success is not yet recorded when
-the worker dies runs again (at-least-once), so handlers with side effects should be idempotent.
+Completion is kept for `dedupe_window` seconds in a record that every copy of one message shares
+(`delivery_key`), so a retry, a reconciled or requeued job and a duplicate copy all skip the
+handlers that already ran, and a copy that finds the record delivered by another is suppressed.
+Which copies are one message: with a Message-ID, every copy with the same delivery digest (sha256
+of the bytes as received + the envelope), i.e. a sender's retry. Without one, identical bytes may
+be two messages (a script sending one alert twice): each copy has its own record, except the
+copy the listener stored but answered with a temporary failure (`mailbus.queue.resend_key` names
+it) and the sender's next copy of it. A copy claims the digest while it reads, and then (without
+a Message-ID) its own record, so identical messages run side by side. A handler that succeeds
+but whose success is not yet recorded when the worker dies runs again (at-least-once): handlers
+should be idempotent.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import redis
 
 from mailbus import status
 from mailbus.errors import MailbusError
+from mailbus.queue import resend_key
 
 PREFIX = "mailbus:ledger:"
 _TAKEOVER = """
@@ -40,6 +47,21 @@ class DeliveryRecord:
     handlers_done: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a copy reads under the digest's claim: the digest's record, and the message the
+    listener stored but answered with a 451 (`mailbus.queue.resend_key`), if any."""
+
+    shared: DeliveryRecord
+    resend_of: str | None
+
+
+def delivery_key(digest: str, origin: str | None) -> str:
+    """The record a copy shares: the digest's (copies with a Message-ID, `origin` None), or
+    one transmission's (`origin`: the copy's own id, or the id of the copy it resends)."""
+    return digest if origin is None else f"{digest}:{origin}"
+
+
 class DeliveryBusy(MailbusError):
     """Another job holds this delivery (a concurrent duplicate); the job retries later."""
 
@@ -54,6 +76,10 @@ def _record(raw: dict[Any, Any]) -> DeliveryRecord:
     fields = {_text(k) or "": _text(v) for k, v in raw.items()}
     done = {k.removeprefix("handler:") for k in fields if k.startswith("handler:")}
     return DeliveryRecord(delivered_by=fields.get("delivered"), handlers_done=frozenset(done))
+
+
+def _found(shared: dict[Any, Any], resend: Any) -> Found:
+    return Found(_record(shared), _text(resend))
 
 
 class Ledger:
@@ -71,24 +97,44 @@ class Ledger:
     def _key(self, digest: str) -> str:
         return f"{PREFIX}{digest}"
 
-    def record(self, digest: str) -> DeliveryRecord:
-        """What is known of this delivery, in one round trip: who finished it (if anyone did)
-        and which handlers already succeeded. Read while holding the claim, so it stays true."""
-        return _record(self.connection.hgetall(self._key(digest)))
+    def record(self, key: str) -> DeliveryRecord:
+        """What is known of the delivery `key` (`delivery_key`): who finished it (if anyone
+        did) and which handlers already succeeded. Read while holding the claim, so it stays
+        true."""
+        return _record(self.connection.hgetall(self._key(key)))
+
+    def read(self, digest: str) -> Found:
+        """`Found` for a copy whose claim is held (the slow path of `claim_and_read`)."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key(digest))
+            pipe.get(resend_key(digest))
+            return _found(*pipe.execute())
 
     def claim_and_read(
         self, digest: str, token: str, ttl: int, *, fetch: str | None = None
-    ) -> tuple[DeliveryRecord | None, bytes | None]:
-        """The common case of `claim` + `record` in one round trip: take the claim if it is
-        free and read the record after it (None when someone holds the claim), and GET the
-        Redis key `fetch` too (the raw message, with the Redis store)."""
+    ) -> tuple[Found | None, bytes | None]:
+        """The common case of `claim` + `read` in one round trip: take the claim if it is free
+        and read after it (None when someone holds the claim), and GET the Redis key `fetch`
+        too (the raw message, with the Redis store)."""
         with self.connection.pipeline(transaction=False) as pipe:
             pipe.set(self._key(digest) + ":claim", token, nx=True, ex=ttl)
             pipe.hgetall(self._key(digest))
+            pipe.get(resend_key(digest))
             if fetch is not None:
                 pipe.get(fetch)
-            taken, fields, *fetched = pipe.execute()
-        return (_record(fields) if taken else None), (fetched[0] if fetched else None)
+            taken, shared, resend, *fetched = pipe.execute()
+        return (_found(shared, resend) if taken else None), (fetched[0] if fetched else None)
+
+    def move_claim(self, digest: str, key: str, token: str, ttl: int) -> DeliveryRecord | None:
+        """Trade the digest's claim for the claim on delivery `key` (a copy without a
+        Message-ID: identical messages then run side by side) and read its record, in one
+        round trip; None when another copy of that transmission holds it."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.set(self._key(key) + ":claim", token, nx=True, ex=ttl)
+            pipe.hgetall(self._key(key))
+            pipe.eval(_RELEASE, 1, self._key(digest) + ":claim", token)
+            taken, fields, _ = pipe.execute()
+        return _record(fields) if taken else None
 
     def mark_handler(
         self, digest: str, handler: str, message_id: str, *, later: bool = False, **event: Any
@@ -116,6 +162,11 @@ class Ledger:
         self._pending.append(write)
         self._touched.add(key)
         self.note(message_id, "done", **event)
+
+    def resent(self, digest: str, origin: str) -> None:
+        """The sender's copy of `origin` has come (pending write): drop the listener's note, so
+        a later identical message without a Message-ID counts as a new one again."""
+        self._pending.append(lambda pipe: pipe.eval(_RELEASE, 1, resend_key(digest), origin))
 
     def claim(
         self, digest: str, token: str, ttl: int, *, stale: Callable[[str], bool]

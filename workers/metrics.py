@@ -39,6 +39,10 @@ HANDLER_CALLS = Counter(
     "mailbus_worker_handler_calls", "Handler calls by outcome (ok, failed)",
     ["handler", "outcome"], registry=None,
 )  # fmt: skip
+DUPLICATES = Counter(
+    "mailbus_worker_duplicates", "Copies of a delivered message kept from the handlers",
+    registry=None,
+)  # fmt: skip
 DEAD_LETTERS = Counter(
     "mailbus_worker_dead_letters", "Messages moved to the dead-letter registry", registry=None
 )
@@ -49,6 +53,8 @@ def job_outcome(outcome: str) -> None:
     JOBS.labels(outcome=outcome).inc()
     if outcome == "dead":
         DEAD_LETTERS.inc()
+    elif outcome == "duplicate":
+        DUPLICATES.inc()
 
 
 @contextmanager

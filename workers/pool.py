@@ -6,7 +6,8 @@ naming the path), forks the children (workers.worker), and then:
   dead-lettered as poison after MAILBUS_POISON_CRASHES deaths, see workers.recovery), and is
   respawned (in burst mode only when it died mid-job, so the drain completes);
 - is the RQ scheduler for the queue (RQ's scheduler lock keeps it to one per cluster), so retry
-  backoff intervals work without a scheduler process per child that a SIGKILL would orphan;
+  backoff intervals work without a scheduler process per child that a SIGKILL would orphan (in
+  burst mode it promotes due retries itself and waits MAILBUS_BURST_RETRY_WAIT for more);
 - SIGKILLs a child whose job overran its time limit by BACKSTOP seconds (a C call that ignores
   RQ's SIGALRM), which then goes through the same recovery;
 - prints the queue depth as a CloudWatch embedded-metric line every MAILBUS_EMF_INTERVAL seconds
@@ -39,7 +40,7 @@ from mailbus.router import Router, load_router
 from mailbus.settings import Settings
 from workers import context, recovery
 from workers.metrics import EmfReporter
-from workers.worker import child_main, enqueue_due_retries, worker_name
+from workers.worker import child_main, enqueue_due_retries, next_retry_in, worker_name
 
 logger = logging.getLogger("mailbus.worker")
 TICK = 0.2
@@ -81,6 +82,7 @@ class Supervisor:
         self.children: dict[int, Child] = {}
         self.pending: list[recovery.Death] = []
         self.stopping = False
+        self.waiting = False  # burst: idle until a scheduled retry falls due
         self.failures = 0
         self.respawn_delay = 0.0
         self.respawn_at = 0.0
@@ -201,7 +203,9 @@ class Supervisor:
             self._spawn()
 
     def _next_round(self) -> bool:
-        """With no children left: in burst mode start another round if work became due."""
+        """With no children left: in burst mode start another round if work became due, and
+        wait for a scheduled retry due within MAILBUS_BURST_RETRY_WAIT (later ones stay
+        scheduled: the next worker, burst or not, runs them)."""
         if self.pending:
             return True
         if self.stopping or not self.burst:
@@ -209,14 +213,25 @@ class Supervisor:
         try:
             enqueue_due_retries(self.ctx)
             more = self.queue.count
+            scheduled, due_in = (0, None) if more else next_retry_in(self.ctx)
         except redis.RedisError as exc:
             log_event(logger, "worker.supervisor_error", level=logging.ERROR, exc_info=exc)
             self.failures += 1
             return False
         if more:
+            self.waiting = False
             for _ in range(self.processes):
                 self._spawn()
             return True
+        if due_in is not None and due_in <= self.settings.burst_retry_wait:
+            if not self.waiting:  # once per wait, not every tick
+                log_event(logger, "worker.waiting_for_retry", scheduled=scheduled,
+                          due_in=round(due_in, 1))  # fmt: skip
+            self.waiting = True
+            return True  # the loop ticks on; the retry is promoted once due
+        if scheduled:
+            log_event(logger, "worker.retries_left_scheduled", scheduled=scheduled,
+                      due_in=round(due_in or 0, 1))  # fmt: skip
         return False
 
     def _schedule(self) -> None:

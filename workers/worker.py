@@ -18,8 +18,10 @@ import resource
 import signal
 import socket
 import sys
+import time
 from typing import NoReturn
 
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
@@ -108,18 +110,36 @@ def make_worker(ctx: context.Context, *, name: str | None = None) -> MailbusWork
 
 
 def enqueue_due_retries(ctx: context.Context) -> int:
-    """Move scheduled retries whose time has come onto the queue (burst mode's scheduler)."""
+    """Move scheduled retries whose time has come onto the queue (burst mode's scheduler), in
+    one transaction. MULTI comes first: RQ's enqueue_job calls it on the pipeline we pass and
+    refuses when commands were queued before it."""
     queue = message_queue(ctx.connection, ctx.settings)
     registry = ScheduledJobRegistry(queue=queue, serializer=JSONSerializer)
     due = registry.get_jobs_to_schedule()
-    for job_id in due:
-        job = queue.fetch_job(job_id)
-        with ctx.connection.pipeline() as pipe:
+    if not due:
+        return 0
+    found = Job.fetch_many(due, connection=ctx.connection, serializer=JSONSerializer)
+    with ctx.connection.pipeline() as pipe:
+        pipe.multi()
+        for job_id, job in zip(due, found, strict=True):
             registry.remove(job_id, pipeline=pipe)
             if job is not None:
                 queue.enqueue_job(job, pipeline=pipe)
-            pipe.execute()
+        pipe.execute()
     return len(due)
+
+
+def next_retry_in(ctx: context.Context) -> tuple[int, float | None]:
+    """How many retries are scheduled, and in how many seconds the first falls due."""
+    queue = message_queue(ctx.connection, ctx.settings)
+    registry = ScheduledJobRegistry(queue=queue, serializer=JSONSerializer)
+    with ctx.connection.pipeline(transaction=False) as pipe:
+        pipe.zcard(registry.key)
+        pipe.zrange(registry.key, 0, 0, withscores=True)
+        count, first = pipe.execute()
+    if not first:
+        return int(count), None
+    return int(count), max(0.0, float(first[0][1]) - time.time())
 
 
 def drain(ctx: context.Context, *, name: str | None = None) -> None:

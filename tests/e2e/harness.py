@@ -20,11 +20,13 @@ PNG = bytes.fromhex(
 )
 
 
-def multipart_message(subject: str = "Printer on fire") -> bytes:
+def multipart_message(subject: str = "Printer on fire", *, message_id: str | None = None) -> bytes:
     msg = EmailMessage()
     msg["From"] = "Ada Lovelace <ada@example.org>"
     msg["To"] = "support@example.com"
     msg["Subject"] = subject
+    if message_id is not None:
+        msg["Message-ID"] = message_id
     msg.set_content("The printer is on fire.\n")
     msg.add_attachment(PNG, maintype="image", subtype="png", filename="fire.png")
     return bytes(msg)

@@ -7,6 +7,7 @@ sockets; nothing of ours is mocked.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,11 @@ from tests.e2e.harness import (
     queued_id,
     send,
 )
+
+
+def log_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
 
 pytestmark = pytest.mark.e2e
 
@@ -112,17 +118,65 @@ def test_redis_outage_during_data_gives_451_and_loses_nothing(
     assert raw_keys == {f"mailbus:store:raw/{i}" for i in accepted}, "nothing half-written"
 
 
-def test_a_duplicate_send_reaches_the_handler_once(
+def test_a_resent_message_with_a_message_id_reaches_the_handler_once(
     tmp_path: Path, real_redis: redis.Redis, redis_server
 ) -> None:
     env = mailbus_env(tmp_path, redis_server.url, "redis")
-    raw = multipart_message("sent twice")
+    raw = multipart_message("sent twice", message_id="<twice@example.org>")
     with Listener(env) as listener:
         first = send(listener.port, raw)
         second = send(listener.port, raw)
     assert first[0] == second[0] == 250
-    assert mailbus("worker", "--burst", env=env).returncode == 0
+    worker = mailbus("worker", "--burst", env=env)
+    assert worker.returncode == 0, worker.stderr
     assert [r["subject"] for r in handled(env)] == ["sent twice"]
+    first_id, second_id = queued_id(first[1]), queued_id(second[1])
+    shown = mailbus("show", second_id, env=env).stdout
+    assert f"duplicate  duplicate_of={first_id} reason=message-id" in shown, shown
+    assert {"event": "message.duplicate", "id": second_id} in [
+        {k: line.get(k) for k in ("event", "id")} for line in log_lines(worker.stdout)
+    ]
+
+
+def test_a_repeat_without_message_id_reaches_the_handler_each_time(
+    tmp_path: Path, real_redis: redis.Redis, redis_server
+) -> None:
+    """Issue 9/5: a script sending the same alert twice (no Date:, no Message-ID:) sends two
+    messages, not a retry of one: both reach the handler."""
+    env = mailbus_env(tmp_path, redis_server.url, "redis")
+    raw = (
+        b"From: cron@example.org\r\nTo: support@example.com\r\nSubject: disk full\r\n\r\n/ 99%\r\n"
+    )
+    with Listener(env) as listener:
+        replies = [send(listener.port, raw), send(listener.port, raw)]
+    assert [code for code, _ in replies] == [250, 250]
+    assert mailbus("worker", "--burst", env=env).returncode == 0
+    assert sorted(r["id"] for r in handled(env)) == sorted(queued_id(r) for _, r in replies)
+
+
+def test_the_retry_of_a_message_stored_despite_its_451_is_suppressed(
+    tmp_path: Path, real_redis: redis.Redis, redis_server
+) -> None:
+    """Issue 9/5 (b): MAILBUS_REDIS_WAIT finds no replica after the message was committed, so
+    the client gets 451 for a stored message; the sender's retry of it (no Message-ID), taken
+    once the replica is back (here: a listener without the WAIT), is the same message."""
+    env = mailbus_env(tmp_path, redis_server.url, "redis", MAILBUS_PERSIST_TIMEOUT="1")
+    raw = b"From: cron@example.org\r\nTo: support@example.com\r\nSubject: late\r\n\r\nbody\r\n"
+    with Listener({**env, "MAILBUS_REDIS_WAIT": "1"}) as listener:
+        code, reply = send(listener.port, raw)
+    assert (code, reply[:5]) == (451, "4.3.0"), reply
+    (stored,) = real_redis.keys("mailbus:store:raw/*")
+    stored_id = stored.decode().rsplit("/", 1)[1]
+    with Listener(env) as listener:
+        code, reply = send(listener.port, raw)  # the sender's retry
+    assert code == 250, reply
+    retry_id = queued_id(reply)
+    worker = mailbus("worker", "--burst", env=env)
+    assert worker.returncode == 0, worker.stderr
+    assert [r["id"] for r in handled(env)] == [stored_id]
+    shown = mailbus("show", retry_id, env=env).stdout
+    assert f"duplicate  duplicate_of={stored_id} reason=resend" in shown, shown
+    assert not real_redis.keys("mailbus:resend:*"), "the note is spent on the retry it awaited"
 
 
 def test_a_dead_letter_is_requeued_after_the_handler_is_fixed(

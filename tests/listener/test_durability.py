@@ -12,9 +12,14 @@ import pytest
 import redis
 from moto import mock_aws
 
+from mailbus.connections import redis_connection
 from mailbus.redis_server import RedisServer, free_port
+from mailbus.status import timeline
 from mailbus.stores import FileStore, S3Store
 from tests.listener.conftest import Client, Running, stored, wait_for
+from tests.workers import handlers_basic
+from workers import context
+from workers.worker import drain
 
 MSG = b"Subject: d\r\n\r\nbody\r\n.\r\n"
 
@@ -218,3 +223,41 @@ def test_concurrent_messages_commit_together_each_exactly_once(
     assert stored(real_redis) == {"raw": 12, "jobs": 12, "status": 12}
     for message_id in ids:
         assert real_redis.exists(f"mailbus:store:raw/{message_id}", f"rq:job:{message_id}") == 2
+
+
+def test_a_message_stored_after_its_451_makes_the_retry_a_duplicate(
+    make_listener,
+    redis_server: RedisServer,
+    real_redis: redis.Redis,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 9/5 (b): Redis stalls past the persist timeout, the client gets 451, and the write
+    lands afterwards (the client's socket waits longer than the persist budget, as it does when
+    the budget went on waiting for a slot). The listener notes it, so the sender's retry of the
+    message, without a Message-ID, reaches the handlers once: the workers run the stored copy."""
+    slow_socket = redis_connection(redis_server.url, fail_fast=True, timeout=5.0)
+    server: Running = make_listener(persist_timeout=0.5, connection=slow_socket)
+    client = Client(server.port)
+    client.start_data()
+    real_redis.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
+    client.send(MSG)
+    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    assert wait_for(lambda: bool(real_redis.keys("mailbus:resend:*")), 5)
+    (raw,) = real_redis.keys("mailbus:store:raw/*")
+    stored_id = raw.decode().rsplit("/", 1)[1]
+    (note,) = real_redis.keys("mailbus:resend:*")
+    assert real_redis.get(note) == stored_id.encode()
+
+    retry = client.message(MSG, sender="a@b.test", to="u@example.com")  # the sender's retry
+    assert retry.startswith("250 2.0.0 Ok: queued as ")
+    retry_id = retry.rsplit(" ", 1)[1]
+    handlers_basic.calls.clear()
+    try:
+        drain(context.build(server.settings, handlers_basic.with_default, connection=real_redis))
+    finally:
+        context.install(None)
+    assert [(name, message_id) for name, message_id, _ in handlers_basic.calls] == [
+        ("fallback", stored_id)
+    ]
+    duplicate = [e for e in timeline(real_redis, retry_id) if e["event"] == "duplicate"]
+    assert duplicate and duplicate[0]["duplicate_of"] == stored_id
+    assert duplicate[0]["reason"] == "resend"

@@ -54,7 +54,7 @@ def test_counters_move_by_what_was_sent(
     # the harness's readiness probe was a session too: count from after it ended
     (listened_before,) = wait_for(lambda: _idle(listener_port), "the probe session ended")
 
-    messages = [multipart_message(f"ok {n}") for n in range(3)]
+    messages = [multipart_message(f"ok {n}", message_id=f"<ok{n}@example.org>") for n in range(3)]
     ids = []
     for raw in [*messages, messages[0]]:  # the last one is the same delivery again
         code, reply = send(listener.port, raw)
@@ -84,6 +84,7 @@ def test_counters_move_by_what_was_sent(
     )
     assert value(samples, "mailbus_worker_jobs_total", outcome="done") == 3
     assert value(samples, "mailbus_worker_jobs_total", outcome="duplicate") == 1
+    assert value(samples, "mailbus_worker_duplicates_total") == 1
     assert value(samples, "mailbus_worker_jobs_total", outcome="retry") == 0
     assert value(samples, "mailbus_worker_dead_letters_total") == 1
     assert value(samples, "mailbus_dead_letters", queue="mailbus") == 1

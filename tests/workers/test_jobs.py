@@ -7,13 +7,13 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from mailbus.queue import message_queue
+from mailbus.queue import message_queue, resend_key
 from mailbus.status import timeline
 from mailbus.stores.base import attachment_key, raw_key
 from tests.workers import handlers_basic
 from tests.workers.conftest import EML, put_message
 from workers import admin
-from workers.ledger import PREFIX
+from workers.ledger import PREFIX, DeliveryRecord
 from workers.worker import drain
 
 
@@ -195,3 +195,58 @@ def test_the_rq_entry_point_finishes_the_delivery_itself(make_ctx) -> None:
     assert ctx.ledger.record(digest).delivered_by == message_id
     assert not ctx.connection.exists(f"{PREFIX}{digest}:claim")
     assert events(ctx, message_id) == ["parsed", "handler", "handler", "done"]
+
+
+NO_MESSAGE_ID = EML.replace(b"Message-ID: <m1@example.org>\r\n", b"")
+
+
+def test_identical_messages_without_a_message_id_each_reach_the_handlers(make_ctx) -> None:
+    """Issue 9/5: the same alert sent twice is two messages, not a retry of one."""
+    ctx = make_ctx()
+    ids = [put_message(ctx.store, ctx.connection, ctx.settings, body=NO_MESSAGE_ID)
+           for _ in range(2)]  # fmt: skip
+    drain(ctx)
+    assert sorted((n, i) for n, i, _ in handlers_basic.calls) == sorted(
+        (name, i) for i in ids for name in ("support", "audit")
+    )
+    assert all("duplicate" not in events(ctx, i) for i in ids)
+
+
+def test_a_retry_without_a_message_id_still_skips_what_succeeded(make_ctx) -> None:
+    ctx = make_ctx()
+    handlers_basic.failures["support"] = 1
+    put_message(ctx.store, ctx.connection, ctx.settings, body=NO_MESSAGE_ID)
+    drain(ctx)
+    assert names().count("support") == 2 and names().count("audit") == 1
+
+
+def test_the_copy_the_listener_expects_again_is_suppressed_once(make_ctx) -> None:
+    """The listener noted that it stored `first` but answered 451: the sender's next copy is
+    that message (suppressed, and the note spent); a copy after that is a message of its own."""
+    ctx = make_ctx()
+    first = put_message(ctx.store, ctx.connection, ctx.settings, body=NO_MESSAGE_ID)
+    job = Job.fetch(first, connection=ctx.connection, serializer=JSONSerializer)
+    ctx.connection.set(resend_key(job.kwargs["digest"]), first)
+    resent = put_message(ctx.store, ctx.connection, ctx.settings, body=NO_MESSAGE_ID)
+    drain(ctx)
+    assert sorted(names()) == ["audit", "support"]
+    assert {(n, i) for n, i, _ in handlers_basic.calls} == {("support", first), ("audit", first)}
+    (duplicate,) = [e for e in timeline(ctx.connection, resent) if e["event"] == "duplicate"]
+    assert (duplicate["duplicate_of"], duplicate["reason"]) == (first, "resend")
+    assert not ctx.connection.exists(resend_key(job.kwargs["digest"]))
+    handlers_basic.calls.clear()
+    later = put_message(ctx.store, ctx.connection, ctx.settings, body=NO_MESSAGE_ID)
+    drain(ctx)
+    assert {i for _, i, _ in handlers_basic.calls} == {later}
+
+
+def test_a_copy_without_a_message_id_trades_the_digest_claim_for_its_own(make_ctx) -> None:
+    """Identical messages without a Message-ID do not wait for each other; the two copies of
+    one transmission (the stored one and the sender's resend) still do."""
+    ledger = make_ctx().ledger
+    assert ledger.claim_and_read("d1", "m1 w1", 60)[0] is not None
+    assert ledger.move_claim("d1", "d1:m1", "m1 w1", 60) == DeliveryRecord(None, frozenset())
+    assert ledger.claim_and_read("d1", "m2 w2", 60)[0] is not None  # the digest is free again
+    assert ledger.move_claim("d1", "d1:m2", "m2 w2", 60) is not None
+    assert ledger.claim_and_read("d1", "m3 w3", 60)[0] is not None
+    assert ledger.move_claim("d1", "d1:m1", "m3 w3", 60) is None  # m1's transmission is held

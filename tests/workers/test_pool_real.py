@@ -11,21 +11,26 @@ import sys
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from mailbus.ids import new_message_id
+from mailbus.queue import message_queue
+from mailbus.router import load_router
 from mailbus.settings import Settings
 from mailbus.status import timeline
 from mailbus.stores import open_store
 from tests.conftest import ROOT, subprocess_env
 from tests.workers.conftest import EML, put_message
-from workers import admin
+from workers import admin, context
+from workers.worker import enqueue_due_retries
 
 pytestmark = pytest.mark.integration
 RUN = (
@@ -218,3 +223,51 @@ def test_retry_backoff_is_scheduled_by_the_supervisor(real_redis, redis_server, 
     assert handlers.count("flaky") == 3 and handlers.count("steady") == 1
     parsed = [e["at"] for e in timeline(real_redis, message_id) if e["event"] == "parsed"]
     assert all(b - a >= 0.9 for a, b in itertools.pairwise(parsed))
+
+
+def test_burst_waits_for_a_retry_that_falls_due_and_runs_it(
+    real_redis, redis_server, tmp_path
+) -> None:
+    """Issue 9/8: a burst worker that met a retry with a real backoff must promote it when it
+    falls due, not die on it (exit 1) nor leave it behind."""
+    pool = Pool(redis_server.url, tmp_path, MAILBUS_RETRY_BACKOFF="2")
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings,
+                             to=("flaky@example.com",))  # fmt: skip
+    assert pool.burst(processes=1) == 0, pool.log.read_text()
+    assert job_status(real_redis, message_id) == "finished"
+    handlers = [c["handler"] for c in pool.calls()]
+    assert handlers.count("flaky") == 3 and handlers.count("steady") == 1
+    parsed = [e["at"] for e in timeline(real_redis, message_id) if e["event"] == "parsed"]
+    assert all(b - a >= 1 for a, b in itertools.pairwise(parsed))  # RQ schedules to the second
+    assert "worker.supervisor_error" not in pool.log.read_text()
+
+
+def test_a_due_retry_is_put_on_the_queue(real_redis, redis_server, tmp_path) -> None:
+    """Burst mode's own scheduler step, on a retry whose time has come (it used to queue a
+    command on the pipeline before RQ's enqueue called MULTI: RedisError)."""
+    pool = Pool(redis_server.url, tmp_path)
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings)
+    queue = message_queue(real_redis, pool.settings)
+    job = queue.fetch_job(message_id)
+    assert job is not None
+    queue.remove(job)
+    registry = ScheduledJobRegistry(queue=queue, serializer=JSONSerializer)
+    registry.schedule(job, datetime.now(UTC) - timedelta(seconds=1))
+    ctx = context.build(pool.settings, load_router(pool.settings.handlers), connection=real_redis)
+    assert enqueue_due_retries(ctx) == 1
+    assert queue.get_job_ids() == [message_id] and registry.count == 0
+    assert job_status(real_redis, message_id) == "queued"
+
+
+def test_burst_leaves_a_retry_due_later_than_its_wait_scheduled(
+    real_redis, redis_server, tmp_path
+) -> None:
+    pool = Pool(redis_server.url, tmp_path, MAILBUS_RETRY_BACKOFF="120",
+                MAILBUS_BURST_RETRY_WAIT="5")  # fmt: skip
+    message_id = put_message(pool.store(real_redis), real_redis, pool.settings,
+                             to=("flaky@example.com",))  # fmt: skip
+    started = time.monotonic()
+    assert pool.burst(processes=1) == 0, pool.log.read_text()
+    assert time.monotonic() - started < 20
+    assert job_status(real_redis, message_id) == "scheduled"
+    assert '"event": "worker.retries_left_scheduled"' in pool.log.read_text()
