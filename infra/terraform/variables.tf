@@ -347,3 +347,76 @@ variable "mx_domain" {
   description = "Domain that gets the MX record, e.g. example.com. Needed with route53_zone_id."
   default     = null
 }
+
+# --- HTTP ingress (provider webhooks), off by default ------------------------------------------
+
+variable "ingress_enabled" {
+  description = "Run `mailbus ingress` behind an internet-facing HTTPS ALB, for mail that arrives through SES, Mailgun, Postmark or SendGrid webhooks."
+  type        = bool
+  default     = false
+}
+
+variable "ingress_certificate_arn" {
+  description = "ACM certificate of the ingress hostname; required when ingress_enabled."
+  type        = string
+  default     = null
+}
+
+variable "ingress_allowed_cidrs" {
+  description = "Networks allowed to reach the ingress ALB on 443 (narrow to your providers' published ranges where they publish them)."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "ingress_secret_arn" {
+  description = "Secrets Manager secret (JSON) holding the providers' credentials under the keys listed in ingress_secret_keys."
+  type        = string
+  default     = null
+}
+
+variable "ingress_secret_keys" {
+  description = "Keys present in ingress_secret_arn: mailgun_signing_key, postmark_auth (user:password), sendgrid_auth (user:password). Each enables its endpoint."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.ingress_secret_keys : contains(["mailgun_signing_key", "postmark_auth", "sendgrid_auth"], k)])
+    error_message = "ingress_secret_keys may list mailgun_signing_key, postmark_auth and sendgrid_auth."
+  }
+}
+
+variable "ingress_ses_topics" {
+  description = "SNS topic ARNs of SES receipt rules whose notifications /ingress/ses accepts (MAILBUS_SES_TOPICS)."
+  type        = list(string)
+  default     = []
+}
+
+variable "ingress_ses_bucket_arn" {
+  description = "ARN of the bucket an SES S3 action writes to, which the ingress then reads; null when SES delivers through SNS only."
+  type        = string
+  default     = null
+}
+
+variable "ingress_processes" {
+  description = "mailbus ingress processes per task (--processes)."
+  type        = number
+  default     = 1
+}
+
+variable "ingress_desired_count" {
+  description = "Ingress tasks."
+  type        = number
+  default     = 2
+}
+
+variable "ingress_cpu" {
+  description = "Fargate CPU units of an ingress task."
+  type        = number
+  default     = 512
+}
+
+variable "ingress_memory" {
+  description = "Fargate memory (MiB) of an ingress task."
+  type        = number
+  default     = 1024
+}
