@@ -25,7 +25,8 @@ TICK = 0.2  # seconds between checks whether a line is due (the interval is whol
 
 
 def publisher(settings: Settings) -> Callable[[], None]:
-    """A `tick()` that prints the line when one is due and logs (never raises) a Redis error."""
+    """A `tick()` that prints the line when one is due. It never raises: an autoscaling signal
+    must not take the supervisor (and so every listener process) down; the error is logged."""
     connection = redis_connection(settings.redis_url, fail_fast=True, timeout=2.0)
     reporter = EmfReporter(
         settings.queue, settings.emf_interval, lambda: read_levels(connection, settings.queue)
@@ -36,6 +37,8 @@ def publisher(settings: Settings) -> Callable[[], None]:
             reporter.tick()
         except redis.RedisError as exc:
             log_event(log, "listener.queue_unreadable", level=logging.WARNING, error=repr(exc))
+        except Exception as exc:  # e.g. a job hash with an unreadable enqueued_at
+            log_event(log, "listener.queue_depth_failed", level=logging.ERROR, exc_info=exc)
 
     return tick
 

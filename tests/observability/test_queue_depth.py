@@ -12,11 +12,12 @@ import redis
 from prometheus_client import CollectorRegistry
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
+from listener import depth
 from mailbus import metrics
 from mailbus.depth import EmfReporter, QueueLevels, emf_line, read_levels
 from mailbus.envelope import Envelope
 from mailbus.queue import JobWriter, MessageJob, enqueue_message, message_queue
-from mailbus.redis_server import RedisServer
+from mailbus.redis_server import RedisServer, free_port
 from mailbus.settings import Settings
 from tests.infra.conftest import TERRAFORM, Module, block, ref
 
@@ -157,3 +158,29 @@ def test_queue_gauges_read_redis_at_scrape_time(
     assert registry.get_sample_value("mailbus_dead_letters", {"queue": "obs"}) == 2
     age = registry.get_sample_value("mailbus_queue_oldest_age_seconds", {"queue": "obs"})
     assert age is not None and age > 5 * 365 * 86_400
+
+
+def test_the_listener_publisher_logs_a_failed_read_and_never_raises(
+    real_redis: redis.Redis,
+    redis_server: RedisServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    down = Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", queue="obs", emf_interval=60)
+    depth.publisher(down)()  # a supervisor that raised here would take every listener down
+    settings = Settings(redis_url=redis_server.url, queue="obs", emf_interval=60)
+    enqueue_message(
+        message_queue(real_redis, settings), settings, message_id="01bad", raw_key="r",
+        envelope=Envelope(rcpt_tos=("a@example.com",)), digest="d",
+    )  # fmt: skip
+    real_redis.hset("rq:job:01bad", "enqueued_at", "not a time")
+    depth.publisher(settings)()
+    events = [record.getMessage() for record in caplog.records]
+    assert events == ["listener.queue_unreadable", "listener.queue_depth_failed"]
+    assert capsys.readouterr().out == ""
+
+    real_redis.hset("rq:job:01bad", "enqueued_at", "2020-01-01T00:00:00.000000Z")
+    depth.publisher(settings)()
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["QueueDepth"] == 1
+    assert json.loads(line)["OldestWaitingAge"] > 5 * 365 * 86_400
