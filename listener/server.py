@@ -5,6 +5,7 @@ event loop (uvloop when installed) and drains on SIGTERM/SIGINT: stop accepting,
 idle sessions and to the next command of busy ones, let DATA in flight finish its persist, and
 close what is left at MAILBUS_SHUTDOWN_GRACE. With --processes N a small supervisor forks N
 children, restarts a child that dies, and forwards signals. SIGHUP reloads the TLS certificate.
+One process per listener prints the queue depth for autoscaling (listener.depth).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import redis
 
-from listener import tls
+from listener import depth, tls
 from listener.context import ListenerContext
 from listener.persist import Persister
 from listener.session import Session
@@ -143,7 +144,8 @@ def serve(settings: Settings, *, processes: int = 1) -> int:
     warn_redis(settings)
     malloc.return_big_buffers()
     if processes <= 1:
-        return run_process(settings)
+        with depth.in_thread(settings):
+            return run_process(settings)
     return supervise(settings, processes)
 
 
@@ -248,6 +250,7 @@ def supervise(
         signal.signal(signum, forward)
     children.extend(spawn() for _ in range(processes))
     restarts: list[float] = []
+    publish_depth = depth.publisher(settings)
     while any(child.is_alive() for child in children) or not stopping:
         time.sleep(0.2)
         if stopping:
@@ -256,6 +259,7 @@ def supervise(
                     if child.is_alive():
                         child.kill()
             continue
+        publish_depth()
         for index, child in enumerate(children):
             if child.is_alive():
                 continue

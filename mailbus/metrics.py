@@ -4,7 +4,7 @@ prometheus_client's multiprocess mode is always on: every process writes its sam
 one directory and the process that serves HTTP adds them up. `prepare()` must run before anything
 imports prometheus_client (the CLI calls it first), because the library picks its storage at
 import time. What is a fact about Redis rather than about a process (queue depth, dead letters)
-is read at scrape time by `QueueCollector`, registered by the worker role's HTTP server.
+is read at scrape time by `QueueCollector`, registered by the HTTP server of both roles.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from mailbus.connections import redis_connection
+from mailbus.depth import read_levels
 from mailbus.logs import log_event
 from mailbus.settings import Settings
 from mailbus.stores import check_store, open_store
@@ -72,22 +72,12 @@ def readiness(settings: Settings, *, write_only: bool) -> Callable[[], list[str]
     return check
 
 
-def queue_counts(connection: redis.Redis, queue: str) -> tuple[int, int]:
-    """(depth, dead letters) of `queue` in one round trip. Depth is what still waits to run:
-    the queue list plus retries scheduled for later; dead letters are RQ's failed registry."""
-    with connection.pipeline(transaction=False) as pipe:
-        pipe.llen(f"rq:queue:{queue}")
-        pipe.zcard(ScheduledJobRegistry(queue, connection=connection).key)
-        pipe.zcard(FailedJobRegistry(queue, connection=connection).key)
-        waiting, scheduled, failed = pipe.execute()
-    return int(waiting) + int(scheduled), int(failed)
-
-
 class QueueCollector:
-    """`mailbus_queue_depth{queue}` and `mailbus_dead_letters{queue}`, read from Redis per scrape.
+    """`mailbus_queue_depth{queue}`, `mailbus_queue_oldest_age_seconds{queue}` and
+    `mailbus_dead_letters{queue}`, read from Redis per scrape (mailbus.depth).
 
     One value for the whole cluster, so it is not a per-process gauge. While Redis is down the
-    two series are left out of the scrape (and `/readyz` says why) instead of failing it."""
+    series are left out of the scrape (and `/readyz` says why) instead of failing it."""
 
     def __init__(self, settings: Settings) -> None:
         self.queue = settings.queue
@@ -97,13 +87,18 @@ class QueueCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         try:
-            depth, dead = queue_counts(self.connection, self.queue)
+            levels = read_levels(self.connection, self.queue)
         except redis.RedisError as exc:
             log_event(logger, "metrics.queue_unavailable", level=logging.WARNING, error=str(exc))
             return
         for name, doc, value in (
-            ("mailbus_queue_depth", "Jobs waiting: queued plus retries scheduled", depth),
-            ("mailbus_dead_letters", "Jobs in the failed registry (dead letters)", dead),
+            ("mailbus_queue_depth", "Jobs waiting: queued plus retries scheduled", levels.depth),
+            (
+                "mailbus_queue_oldest_age_seconds",
+                "How long the next job has waited",
+                levels.oldest_age,
+            ),
+            ("mailbus_dead_letters", "Jobs in the failed registry (dead letters)", levels.dead),
         ):
             family = GaugeMetricFamily(name, doc, labels=["queue"])
             family.add_metric([self.queue], value)

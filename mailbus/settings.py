@@ -122,7 +122,8 @@ class Settings:
         "MAILBUS_EMF_INTERVAL",
         values.non_negative_int,
         60,
-        "seconds between the workers' CloudWatch QueueDepth lines (embedded metrics); 0 = off",
+        "seconds between the queue-depth lines (CloudWatch embedded metrics) that one process of "
+        "each listener and each worker supervisor prints, for autoscaling; 0 = off",
     )
     hostname: str = _var(
         "MAILBUS_HOSTNAME",

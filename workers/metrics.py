@@ -1,4 +1,4 @@
-"""What the workers count (Prometheus) and the queue-depth line they print for autoscaling (EMF).
+"""What the workers count (Prometheus): jobs, parse and handler times, dead letters.
 
 The counters and histograms are process-local and multiprocess-safe as they are: under
 `MAILBUS_METRICS_PORT` the CLI points prometheus_client at a samples directory before this module
@@ -6,14 +6,12 @@ is imported, every forked child writes its own file, and the supervisor's HTTP e
 up. Without it they are plain in-memory values nobody reads. They are created unregistered
 (`registry=None`): nothing is added to a global registry at import.
 
-`emf_line` is the CloudWatch embedded-metric-format record that infra/terraform/autoscaling.tf
-scales the worker service on (namespace `mailbus`, metric `QueueDepth`, dimension `Queue`).
+The queue-depth line the supervisor prints for autoscaling is mailbus.depth's.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +21,6 @@ from prometheus_client import Counter, Histogram
 
 from mailbus.router import handler_name
 
-NAMESPACE = "mailbus"
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 JOBS = Counter("mailbus_worker_jobs", "Job attempts by outcome", ["outcome"], registry=None)
@@ -100,54 +97,3 @@ def timed_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     call.__qualname__ = getattr(handler, "__qualname__", repr(handler))
     call.__wrapped__ = handler  # type: ignore[attr-defined]
     return call
-
-
-def emf_line(queue: str, depth: int, *, now: float | None = None) -> str:
-    """One CloudWatch embedded-metric-format record: `QueueDepth` (Count) for `Queue=queue`."""
-    record = {
-        "_aws": {
-            "Timestamp": int((time.time() if now is None else now) * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [["Queue"]],
-                    "Metrics": [{"Name": "QueueDepth", "Unit": "Count"}],
-                }
-            ],
-        },
-        "Queue": queue,
-        "QueueDepth": depth,
-    }
-    return json.dumps(record, separators=(",", ":"))
-
-
-class EmfReporter:
-    """Prints `emf_line` at most once per `interval` seconds (0 = never); the first at once."""
-
-    def __init__(
-        self,
-        queue: str,
-        interval: float,
-        depth: Callable[[], int],
-        *,
-        write: Callable[[str], None],
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.queue = queue
-        self.interval = interval
-        self.depth = depth
-        self.write = write
-        self.clock = clock
-        self.next_at: float | None = None
-
-    def tick(self) -> bool:
-        """Print a line if one is due; True if it did. A failed depth read waits a full interval
-        (the caller logs the error), so Redis trouble cannot turn this into a busy loop."""
-        if self.interval <= 0:
-            return False
-        now = self.clock()
-        if self.next_at is not None and now < self.next_at:
-            return False
-        self.next_at = now + self.interval
-        self.write(emf_line(self.queue, self.depth()))
-        return True

@@ -22,7 +22,6 @@ import logging
 import os
 import select
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,13 +32,13 @@ from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
 from mailbus import logs, malloc, metrics
+from mailbus.depth import EmfReporter, read_levels
 from mailbus.errors import HandlerLoadError
 from mailbus.logs import log_event
 from mailbus.queue import message_queue
 from mailbus.router import Router, load_router
 from mailbus.settings import Settings
 from workers import context, recovery
-from workers.metrics import EmfReporter
 from workers.worker import child_main, enqueue_due_retries, next_retry_in, worker_name
 
 logger = logging.getLogger("mailbus.worker")
@@ -97,8 +96,7 @@ class Supervisor:
         self.next_backstop = 0.0
         self.emf = EmfReporter(
             settings.queue, 0 if burst else settings.emf_interval,
-            lambda: metrics.queue_counts(self.ctx.connection, settings.queue)[0],
-            write=_print_line,
+            lambda: read_levels(self.ctx.connection, settings.queue),
         )  # fmt: skip
 
     def run(self) -> int:
@@ -296,9 +294,3 @@ def _sleep(wakeup: int, seconds: float) -> None:
             pass
     except BlockingIOError:
         pass
-
-
-def _print_line(line: str) -> None:
-    """The EMF record goes to stdout on a line of its own, like the JSON log lines."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()

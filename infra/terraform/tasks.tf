@@ -18,6 +18,9 @@ locals {
     MAILBUS_PORT           = "2525"
     MAILBUS_PROXY_PROTOCOL = "v2"
     MAILBUS_PROXY_TRUSTED  = join(",", local.nlb_cidrs)
+    # The QueueDepth line that wakes the workers (autoscaling.tf): a few per minute, so the first
+    # waiting message is in the next one-minute datapoint.
+    MAILBUS_EMF_INTERVAL = "15"
     }, local.starttls ? {
     MAILBUS_TLS_CERT = "${local.tls_dir}/cert.pem"
     MAILBUS_TLS_KEY  = "${local.tls_dir}/key.pem"

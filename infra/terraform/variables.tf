@@ -109,7 +109,7 @@ variable "metrics_port" {
 
 variable "metrics_namespace" {
   type        = string
-  description = "CloudWatch namespace of the embedded-metric-format lines the workers print (QueueDepth lives here)."
+  description = "CloudWatch namespace of the embedded-metric-format lines the listeners and workers print (QueueDepth and OldestWaitingAge live here)."
   default     = "mailbus"
 }
 
@@ -203,8 +203,24 @@ variable "worker_desired_count" {
 
 variable "worker_min_count" {
   type        = number
-  description = "Fewest worker tasks."
-  default     = 1
+  description = "Fewest worker tasks. 0 (the default) costs nothing while no mail waits: the listeners' QueueDepth lines start the first worker within about a minute of the first waiting message."
+  default     = 0
+
+  validation {
+    condition     = var.worker_min_count >= 0 && var.worker_min_count == floor(var.worker_min_count)
+    error_message = "worker_min_count must be a whole number, 0 or more."
+  }
+}
+
+variable "worker_idle_minutes" {
+  type        = number
+  description = "Minutes of an empty queue after which the workers scale in to worker_min_count."
+  default     = 10
+
+  validation {
+    condition     = var.worker_idle_minutes >= 1 && var.worker_idle_minutes == floor(var.worker_idle_minutes)
+    error_message = "worker_idle_minutes must be a whole number of minutes, at least 1."
+  }
 }
 
 variable "worker_max_count" {

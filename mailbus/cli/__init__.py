@@ -56,18 +56,19 @@ def _worker(args: argparse.Namespace) -> int:
         sys.path.insert(0, os.getcwd())
     settings = _settings("worker")
     logs.configure(settings.log_level)
-    with _metrics(settings, write_only=False, queue_gauges=True):
+    with _metrics(settings, write_only=False):
         from workers.pool import run
 
         return run(settings, processes=args.processes, burst=args.burst)
 
 
 @contextlib.contextmanager
-def _metrics(settings: Settings, *, write_only: bool, queue_gauges: bool = False) -> Iterator[None]:
+def _metrics(settings: Settings, *, write_only: bool) -> Iterator[None]:
     """Serve /metrics, /healthz and /readyz while a role runs, when MAILBUS_METRICS_PORT is set.
 
     It must start before the role's modules import prometheus_client (see mailbus.metrics).
-    The workers' endpoint also reports the queue depth and dead letters read from Redis."""
+    Both roles report the queue depth, oldest waiting age and dead letters read from Redis: the
+    listener's are what is left to read when the workers have scaled to zero."""
     if settings.metrics_port is None:
         yield
         return
@@ -77,7 +78,7 @@ def _metrics(settings: Settings, *, write_only: bool, queue_gauges: bool = False
     server = metrics.serve(
         settings.metrics_port,
         metrics.readiness(settings, write_only=write_only),
-        collectors=[metrics.QueueCollector(settings)] if queue_gauges else [],
+        collectors=[metrics.QueueCollector(settings)],
     )
     try:
         yield
