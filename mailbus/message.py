@@ -7,6 +7,7 @@ JSON-safe view (no attachment bytes) for logs, the status store and webhooks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any
@@ -87,10 +88,16 @@ class Attachment:
     part: str = ""
     storage_key: str | None = None
     _content: bytes = field(default=b"", repr=False, compare=False)
+    _linker: Callable[[int], str | None] | None = field(default=None, repr=False, compare=False)
 
     def read(self) -> bytes:
         """The decoded content (transfer encoding removed)."""
         return self._content
+
+    def link(self, *, expires: int = 86_400) -> str | None:
+        """A URL that fetches the stored content without credentials for `expires` seconds
+        (a presigned URL with the S3 store), or None where the store has no such links."""
+        return self._linker(expires) if self._linker is not None else None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ SCHEMA_VERSION = 1
 SIGNATURE_HEADER = "Mailbus-Signature"
 INLINE_MAX = 1_000_000  # bytes of attachments sent inline, in total; the rest by reference
 TIMEOUT = 10.0
+LINK_TTL = 86_400  # seconds a link to an attachment sent by reference stays valid
 TOLERANCE = 300  # seconds a receiver accepts a signature's timestamp by default
 
 
@@ -51,25 +52,32 @@ def verify(body: bytes, header: str, secret: str, *, tolerance: int = TOLERANCE)
 
 
 def payload(
-    msg: InboundMessage, *, format: str = "mailbus", inline_max: int = INLINE_MAX
+    msg: InboundMessage,
+    *,
+    format: str = "mailbus",
+    inline_max: int = INLINE_MAX,
+    link_ttl: int = LINK_TTL,
 ) -> dict[str, Any]:
     """The JSON body: our documented schema, or Postmark's inbound one."""
-    attachments: list[tuple[Attachment, str | None]] = []
+    attachments: list[tuple[Attachment, str | None, str | None]] = []
     budget = inline_max
-    for attachment in msg.attachments:
+    for attachment in msg.attachments:  # inline while the budget lasts, then by link
         size = len(attachment.read())
         inline = size <= budget
         budget -= size if inline else 0
         encoded = base64.b64encode(attachment.read()).decode() if inline else None
-        attachments.append((attachment, encoded))
+        link = None if inline else attachment.link(expires=link_ttl)
+        attachments.append((attachment, encoded, link))
     if format == "postmark":
         return _postmark(msg, attachments)
     if format != "mailbus":
         raise ValueError(f"format must be 'mailbus' or 'postmark', not {format!r}")
     data = msg.to_dict()
     data["schema_version"] = SCHEMA_VERSION
-    for entry, (_, encoded) in zip(data["attachments"], attachments, strict=True):
-        entry["content_base64"] = encoded  # None: over the inline budget, fetch by storage_key
+    expiry = int(time.time()) + link_ttl
+    for entry, (_, encoded, link) in zip(data["attachments"], attachments, strict=True):
+        entry["content_base64"] = encoded
+        entry["url"], entry["url_expires_at"] = link, expiry if link else None
     return data
 
 
@@ -81,9 +89,11 @@ def post_json(
     format: str = "mailbus",
     timeout: float = TIMEOUT,
     inline_max: int = INLINE_MAX,
+    link_ttl: int = LINK_TTL,
 ) -> int:
     """POST the message to `url`; return the 2xx status, raise WebhookError otherwise."""
-    body = json.dumps(payload(msg, format=format, inline_max=inline_max)).encode()
+    data = payload(msg, format=format, inline_max=inline_max, link_ttl=link_ttl)
+    body = json.dumps(data).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "mailbus-webhook/1",
                "Mailbus-Message-Id": msg.id}  # fmt: skip
     if secret:
@@ -106,6 +116,7 @@ def forwarder(
     format: str = "mailbus",
     timeout: float = TIMEOUT,
     inline_max: int = INLINE_MAX,
+    link_ttl: int = LINK_TTL,
 ) -> Callable[..., None]:
     """A handler that POSTs each message to `url`, signed with `secret` or with the secret in
     the environment variable `secret_env`, read at call time so it never sits in the router's
@@ -116,7 +127,8 @@ def forwarder(
         key = os.environ.get(secret_env) if secret_env else secret
         if secret_env and not key:
             raise WebhookError(f"{secret_env} is not set: cannot sign the webhook to {url}")
-        post_json(url, msg, secret=key, format=format, timeout=timeout, inline_max=inline_max)
+        post_json(url, msg, secret=key, format=format, timeout=timeout, inline_max=inline_max,
+                  link_ttl=link_ttl)  # fmt: skip
 
     forward.__qualname__ = f"forward[{url}]"  # the handler's name in ledgers, logs and metrics
     forward.__module__ = __name__
@@ -124,7 +136,7 @@ def forwarder(
 
 
 def _postmark(
-    msg: InboundMessage, attachments: list[tuple[Attachment, str | None]]
+    msg: InboundMessage, attachments: list[tuple[Attachment, str | None, str | None]]
 ) -> dict[str, Any]:
     def full(addresses: list[Any]) -> list[dict[str, str]]:
         return [{"Email": a.email, "Name": a.name, "MailboxHash": a.tag or ""} for a in addresses]
@@ -153,7 +165,7 @@ def _postmark(
         "Headers": [{"Name": h.name, "Value": h.value} for h in msg.headers],
         "Attachments": [
             {"Name": a.filename, "Content": content, "ContentType": a.content_type,
-             "ContentLength": a.size, "ContentID": a.content_id or ""}
-            for a, content in attachments
+             "ContentLength": a.size, "ContentID": a.content_id or "", "Url": link}
+            for a, content, link in attachments
         ],
     }  # fmt: skip

@@ -9,6 +9,7 @@ succeeded for this delivery are skipped on every later attempt (see workers.ledg
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import replace
@@ -183,10 +184,17 @@ def _parse(
 def _store_attachments(ctx: context.Context, msg: Any) -> None:
     """Content-addressed by sha256, so the same file sent twice is stored once."""
     new: dict[str, Any] = {}
+    download_url = getattr(ctx.store, "download_url", None)  # stores that can hand out links
     for attachment in msg.attachments:
-        attachment.storage_key = attachment_key(attachment.sha256)
+        attachment.storage_key = key = attachment_key(attachment.sha256)
+        if download_url is not None:
+            attachment._linker = functools.partial(_link, download_url, key)
         new.setdefault(attachment.storage_key, attachment)
     ctx.store.put_new({key: attachment.read() for key, attachment in new.items()})
+
+
+def _link(download_url: Any, key: str, expires: int) -> str:
+    return str(download_url(key, expires=expires))
 
 
 def _finish(ctx: context.Context, message_id: str, event: str, **fields: Any) -> None:

@@ -47,6 +47,13 @@ class S3Store:
     def put_new(self, items: Mapping[str, bytes]) -> None:
         put_each_new(self, items)
 
+    def download_url(self, key: str, *, expires: int) -> str:
+        """A presigned GET for `key`, valid `expires` seconds: how a webhook receiver fetches an
+        attachment too big to send inline, without credentials of its own."""
+        params = {"Bucket": self.bucket, "Key": self.prefix + key}
+        return str(self.client.generate_presigned_url("get_object", Params=params,
+                                                      ExpiresIn=expires))  # fmt: skip
+
     def get(self, key: str) -> bytes:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)

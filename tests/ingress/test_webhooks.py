@@ -152,3 +152,39 @@ def test_mailbus_webhook_url_alone_forwards_every_message(
     assert code == 250, reply
     assert mailbus("worker", "--burst", env=env).returncode == 0
     assert [(r["valid"], r["body"]["subject"]) for r in receiver.requests] == [(True, "catch-all")]
+
+
+def test_attachments_over_the_budget_travel_as_links_with_an_expiry() -> None:
+    msg = parse(multipart_message("linked"))
+    msg.attachments[0]._linker = lambda expires: f"https://files.test/fire.png?ttl={expires}"
+    entry = payload(msg, inline_max=10, link_ttl=600)["attachments"][0]
+    assert entry["content_base64"] is None
+    assert entry["url"] == "https://files.test/fire.png?ttl=600"
+    assert 0 < entry["url_expires_at"] - time.time() <= 600
+    postmark = payload(msg, format="postmark", inline_max=10)["Attachments"][0]
+    assert (postmark["Content"], postmark["Url"]) == (None, "https://files.test/fire.png?ttl=86400")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("receiver", [0], indirect=True)
+def test_with_the_s3_store_a_big_attachment_comes_as_a_presigned_url_that_works(
+    tmp_path: Path, redis_server: Any, real_redis: redis.Redis, receiver: Receiver, aws_env: dict
+) -> None:
+    import hashlib as _hashlib
+    import urllib.request
+
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="hooks")
+    env = _env(tmp_path, redis_server, receiver)
+    del env["MAILBUS_HANDLERS"]  # the catch-all, whose budget MAILBUS_WEBHOOK_INLINE_MAX sets
+    env.update(aws_env, MAILBUS_STORE="s3://hooks/mail", MAILBUS_WEBHOOK_INLINE_MAX="10",
+               MAILBUS_WEBHOOK_URL=receiver.url, MAILBUS_WEBHOOK_SECRET=SECRET)  # fmt: skip
+    with Listener(env) as listener:
+        code, reply = send(listener.port, multipart_message("big"), to=("hook@example.com",))
+    assert code == 250, reply
+    assert mailbus("worker", "--burst", env=env).returncode == 0
+    (attachment,) = receiver.requests[0]["body"]["attachments"]
+    assert attachment["content_base64"] is None and attachment["url"].startswith("http")
+    with urllib.request.urlopen(attachment["url"], timeout=10) as fetched:
+        assert _hashlib.sha256(fetched.read()).hexdigest() == attachment["sha256"]
