@@ -252,15 +252,15 @@ class Persister:
         return redis.Redis(connection_pool=own)
 
     def _wait(self, client: redis.Redis, deadline: float) -> None:
-        spec = self.settings.redis_wait
+        wait = self.settings.redis_wait
         millis = max(1, int((deadline - time.monotonic()) * 1000))
-        if spec.startswith("aof"):
-            replicas = int(spec.removeprefix("aof").removeprefix("+") or 0)
+        if wait.aof:
+            replicas = wait.replicas
             local, acked = client.execute_command("WAITAOF", 1, replicas, millis)
             if int(local) < 1 or int(acked) < replicas:
                 raise WaitFailed(f"WAITAOF: local={local} replicas={acked}/{replicas}")
         else:
-            wanted = int(spec)
+            wanted = wait.replicas
             acked = client.execute_command("WAIT", wanted, millis)
             if int(acked) < wanted:
                 raise WaitFailed(f"WAIT: {acked}/{wanted} replicas acknowledged")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from typing import Literal
 from urllib.parse import urlsplit
 
 
@@ -81,16 +82,35 @@ def backoff(value: str) -> tuple[int, ...]:
     return steps
 
 
-def store(value: str) -> str:
-    value = value.strip()
-    if value == "redis":
-        return value
-    parts = urlsplit(value)
-    if parts.scheme == "s3" and parts.netloc:
-        return value
-    if parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc:
-        return value
-    raise ValueError("must be 'redis', 's3://bucket/prefix' or 'file:///absolute/path'")
+class StoreLocation(str):
+    """MAILBUS_STORE parsed once: still the text the user wrote (it prints, compares and goes into
+    logs as such), with its parts read off: `kind` (redis, s3, file), `bucket` and `prefix` for
+    S3, `path` for a directory."""
+
+    kind: Literal["redis", "s3", "file"]
+    bucket: str
+    prefix: str
+    path: str
+
+    def __new__(cls, value: str) -> StoreLocation:
+        text = value.strip()
+        location = super().__new__(cls, text)
+        parts = urlsplit(text)
+        location.bucket = location.prefix = location.path = ""
+        if text == "redis":
+            location.kind = "redis"
+        elif parts.scheme == "s3" and parts.netloc:
+            location.kind, location.bucket = "s3", parts.netloc
+            location.prefix = parts.path.strip("/")
+        elif parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc:
+            location.kind, location.path = "file", parts.path
+        else:
+            raise ValueError("must be 'redis', 's3://bucket/prefix' or 'file:///absolute/path'")
+        return location
+
+
+def store(value: str) -> StoreLocation:
+    return StoreLocation(value)
 
 
 def redis_url(value: str) -> str:
@@ -150,15 +170,27 @@ def networks(value: str) -> tuple[str, ...]:
     return nets
 
 
-def redis_wait(value: str) -> str:
-    """'' (off), 'N' (WAIT for N replicas), 'aof' or 'aof+N' (WAITAOF local fsync [+N replicas])."""
-    value = value.strip().lower()
-    count = value.removeprefix("aof").removeprefix("+")
-    if value in ("", "0", "off") or (value.startswith("aof") and (not count or count.isdigit())):
-        return "" if value in ("0", "off") else value
-    if value.isdigit():
-        return value
-    raise ValueError("must be N (replicas), 'aof' or 'aof+N'")
+class RedisWait(str):
+    """MAILBUS_REDIS_WAIT parsed once: '' (off), 'N' (WAIT for N replicas), 'aof' or 'aof+N'
+    (WAITAOF: the local AOF fsync, plus N replicas). False when off."""
+
+    aof: bool
+    replicas: int
+
+    def __new__(cls, value: str) -> RedisWait:
+        text = value.strip().lower()
+        text = "" if text in ("0", "off") else text
+        count = text.removeprefix("aof").removeprefix("+")
+        aof = text.startswith("aof")
+        if not (text == "" or text.isdigit() or (aof and (not count or count.isdigit()))):
+            raise ValueError("must be N (replicas), 'aof' or 'aof+N'")
+        wait = super().__new__(cls, text)
+        wait.aof, wait.replicas = aof, int(count or 0)
+        return wait
+
+
+def redis_wait(value: str) -> RedisWait:
+    return RedisWait(value)
 
 
 def topic_arns(value: str) -> tuple[str, ...]:

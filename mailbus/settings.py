@@ -2,8 +2,17 @@
 
 Every variable is declared once below, with its parser and what it means; `Settings.from_env`
 collects *every* bad or missing variable and raises one `ConfigError` listing them all, so a user
-fixes the configuration in one round instead of one restart per typo. Nothing else in mailbus
-reads `os.environ`.
+fixes the configuration in one round instead of one restart per typo. Values come out typed:
+enumerations as Literals, MAILBUS_STORE and MAILBUS_REDIS_WAIT parsed once into value objects
+(`StoreLocation`, `RedisWait`, which still read as the text the user wrote).
+
+Only three other places touch `os.environ`, each for a reason of its own:
+- `mailbus.metrics.prepare` sets PROMETHEUS_MULTIPROC_DIR, prometheus_client's own variable, so
+  the forked children of `--processes N` write their samples where `/metrics` sums them;
+- `mailbus dev` (mailbus.cli.dev) hands its environment to the processes it starts, filling in
+  development defaults for the MAILBUS_* variables the user left unset;
+- a `Router.forward` route reads the secret named by its `secret_env` when it posts, so the
+  secret never sits in the handlers' module and a rotated one needs no deploy.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 
@@ -45,7 +54,7 @@ REQUIRED = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Typed configuration; build it with `Settings.from_env()` and pass it down explicitly."""
 
@@ -55,10 +64,10 @@ class Settings:
         "redis://localhost:6379/0",
         "queue (and raw store when MAILBUS_STORE=redis)",
     )
-    store: str = _var(
+    store: values.StoreLocation = _var(
         "MAILBUS_STORE",
         values.store,
-        "redis",
+        values.StoreLocation("redis"),
         "raw + attachment store: redis, s3://bucket/prefix, file:///abs/path",
     )
     host: str = _var("MAILBUS_HOST", values.text, "0.0.0.0", "listen address")
@@ -193,7 +202,7 @@ class Settings:
         600,
         "seconds a stored message must be old before a sweep may enqueue it",
     )
-    bare_lf: str = _var(
+    bare_lf: Literal["accept", "reject"] = _var(
         "MAILBUS_BARE_LF",
         values.choice("accept", "reject"),
         "accept",
@@ -229,7 +238,7 @@ class Settings:
         268_435_456,
         "DATA bytes one listener process holds at once; over it: 452 4.3.1",
     )
-    proxy_protocol: str = _var(
+    proxy_protocol: Literal["off", "v1", "v2"] = _var(
         "MAILBUS_PROXY_PROTOCOL",
         values.choice("off", "v1", "v2"),
         "off",
@@ -247,10 +256,10 @@ class Settings:
         20.0,
         "seconds the listener drains on SIGTERM before closing what is left",
     )
-    redis_wait: str = _var(
+    redis_wait: values.RedisWait = _var(
         "MAILBUS_REDIS_WAIT",
         values.redis_wait,
-        "",
+        values.RedisWait(""),
         "before 250: N = WAIT for N replicas, aof = WAITAOF local fsync, aof+N = both",
     )
     allow_address_literals: bool = _var(
@@ -272,7 +281,7 @@ class Settings:
         "seconds to hold the greeting behind a 220- teaser, to catch clients that talk first "
         "(0 = off)",
     )
-    greet_action: str = _var(
+    greet_action: Literal["drop", "enforce", "ignore"] = _var(
         "MAILBUS_GREET_ACTION",
         values.choice("drop", "enforce", "ignore"),
         "drop",
@@ -395,12 +404,19 @@ class Settings:
         1_000_000,
         "bytes of attachments a webhook carries inline (base64), in total; the rest by storage key",
     )
-    log_level: str = _var(
+    log_level: Literal["debug", "info", "warning", "error"] = _var(
         "MAILBUS_LOG_LEVEL",
         values.choice("debug", "info", "warning", "error"),
         "info",
         "minimum level of the JSON log lines",
     )
+
+    def __post_init__(self) -> None:
+        """Settings built in code (tests, `replace`) get the same parsed values as from_env."""
+        for name, parse in (("store", values.StoreLocation), ("redis_wait", values.RedisWait)):
+            value = getattr(self, name)
+            if type(value) is str:
+                object.__setattr__(self, name, parse(value))
 
     @classmethod
     def from_env(

@@ -83,7 +83,7 @@ class MailbusWorker(BatchWorker):
 def reconcile_if_due(ctx: context.Context, owner: str) -> int:
     """Run reconcile when no worker ran it in the last interval (a Redis lock with that TTL)."""
     settings = ctx.settings
-    if not settings.reconcile_interval or settings.store == "redis":
+    if not settings.reconcile_interval or settings.store.kind == "redis":
         return 0
     if not ctx.connection.set(RECONCILE_LOCK, owner, nx=True, ex=settings.reconcile_interval):
         return 0

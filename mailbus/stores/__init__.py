@@ -9,10 +9,10 @@ for the marker a worker leaves when a message is finished, so a key in a log lin
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import redis
 
+from mailbus.envvalues import StoreLocation
 from mailbus.stores.base import Store, attachment_key, check_store, raw_key
 from mailbus.stores.file import FileStore
 from mailbus.stores.redis import RedisStore
@@ -49,13 +49,11 @@ def open_store(
 
     `timeout` bounds one S3 request (connect and each read); the listener passes its persist
     timeout so a stalled S3 cannot hold a persist slot for minutes."""
-    if url == "redis":
-        return RedisStore(connection, raw_ttl=raw_ttl)
-    parts = urlsplit(url)
-    if parts.scheme == "s3":
+    location = url if isinstance(url, StoreLocation) else StoreLocation(url)
+    if location.kind == "s3":
         from mailbus.stores.s3 import S3Store
 
-        return S3Store(bucket=parts.netloc, prefix=parts.path.strip("/"), timeout=timeout)
-    if parts.scheme == "file":
-        return FileStore(parts.path)
-    raise ValueError(f"unknown store {url!r}")
+        return S3Store(bucket=location.bucket, prefix=location.prefix, timeout=timeout)
+    if location.kind == "file":
+        return FileStore(location.path)
+    return RedisStore(connection, raw_ttl=raw_ttl)

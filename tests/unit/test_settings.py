@@ -99,3 +99,21 @@ def test_the_table_shows_defaults_as_written_in_the_environment() -> None:
     assert rows["MAILBUS_ALLOW_ADDRESS_LITERALS"] == "`false`"
     assert rows["MAILBUS_TLS_CERT"] == "—"
     assert rows["MAILBUS_DOMAINS"].startswith("— (`listen` refuses")
+
+
+def test_store_and_redis_wait_are_parsed_once_into_value_objects() -> None:
+    settings = Settings.from_env(
+        {"MAILBUS_STORE": "s3://mail-bucket/in/box", "MAILBUS_REDIS_WAIT": "aof+2"}, env_file=None
+    )
+    store, wait = settings.store, settings.redis_wait
+    assert (store.kind, store.bucket, store.prefix) == ("s3", "mail-bucket", "in/box")
+    assert store == "s3://mail-bucket/in/box"  # still the text the user wrote
+    assert (wait.aof, wait.replicas, bool(wait)) == (True, 2, True)
+    assert not Settings().redis_wait and Settings().store.kind == "redis"
+
+
+def test_settings_built_in_code_get_the_same_value_objects() -> None:
+    settings = Settings(store="file:///var/mail", redis_wait="1")  # type: ignore[arg-type]
+    assert (settings.store.kind, settings.store.path) == ("file", "/var/mail")
+    assert (settings.redis_wait.aof, settings.redis_wait.replicas) == (False, 1)
+    assert settings.replace(store="redis").store.kind == "redis"
