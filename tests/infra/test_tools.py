@@ -7,15 +7,14 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
+from tests.conftest import unavailable
 from tests.infra.conftest import INFRA, ROOT, TERRAFORM
 
 
 def test_terraform_fmt_check() -> None:
     terraform = shutil.which("terraform")
     if terraform is None:
-        pytest.skip("terraform binary not on PATH: install Terraform >= 1.6 to check formatting")
+        unavailable("terraform binary not on PATH: install Terraform >= 1.6 to check formatting")
     result = subprocess.run(
         [terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)],
         capture_output=True,
@@ -38,7 +37,7 @@ def _checkov_command() -> list[str] | None:
 def test_checkov_reports_no_failed_checks() -> None:
     command = _checkov_command()
     if command is None:
-        pytest.skip(
+        unavailable(
             "checkov not installed (it pins its own boto3, so it lives in its own venv): "
             "python3 -m venv .venv-checkov && .venv-checkov/bin/pip install checkov==3.3.30, "
             "then put .venv-checkov/bin on PATH"

@@ -15,6 +15,7 @@ import redis
 
 from listener import tls
 from mailbus.logs import fields_of
+from tests.conftest import unavailable
 from tests.listener.conftest import HOST, Client, Running, stored, wait_for
 
 
@@ -31,7 +32,7 @@ def make_cert(directory: Path, name: str) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make test certificates")
+        unavailable("the openssl command is needed to make test certificates")
     directory = tmp_path_factory.mktemp("tls")
     make_cert(directory, "first")
     make_cert(directory, "second")
