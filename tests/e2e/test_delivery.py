@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import redis
 from mailbus.status import timeline
 from tests.conftest import ROOT
 from tests.e2e.harness import Listener, mailbus, mailbus_env, multipart_message, queued_id, send
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,15 +25,6 @@ def calls(out: Path) -> list[dict]:
     if not out.exists():
         return []
     return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s")
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import redis
 
 from mailbus.redis_server import RedisServer, free_port
 from tests.e2e.harness import Listener, handled, mailbus_env, multipart_message, queued_id, send
-from tests.observability.procs import Worker, log_lines, wait_for
+from tests.observability.procs import Worker, log_lines
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 HANDLER = "tests.e2e.handlers_record.record"

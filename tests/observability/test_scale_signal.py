@@ -12,7 +12,8 @@ import redis
 
 from mailbus.redis_server import RedisServer, free_port
 from tests.e2e.harness import Listener, mailbus_env, multipart_message, send
-from tests.observability.procs import Worker, log_lines, scrape, value, wait_for
+from tests.observability.procs import Worker, log_lines, scrape, value
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 SENT = 3

@@ -28,6 +28,7 @@ from mailbus.settings import Settings
 from mailbus.status import timeline
 from mailbus.stores import open_store
 from tests.conftest import ROOT, subprocess_env
+from tests.waiting import wait_for
 from tests.workers.conftest import EML, put_message
 from workers import admin, context
 from workers.worker import enqueue_due_retries
@@ -79,12 +80,12 @@ class Pool:
         return [json.loads(line) for line in self.out.read_text().splitlines() if line]
 
     def wait_for(self, predicate: Any, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"timed out; calls={self.calls()}\nlog:\n{self.log.read_text()}")
+        try:
+            wait_for(predicate, "the workers", timeout)
+        except AssertionError as exc:  # with what the workers did, to see why
+            raise AssertionError(
+                f"{exc}; calls={self.calls()}\nlog:\n{self.log.read_text()}"
+            ) from None
 
     def stop(self) -> int:
         assert self.process is not None
