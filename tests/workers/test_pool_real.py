@@ -19,13 +19,13 @@ import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from mailbus import deadletters as admin
 from mailbus.ids import new_message_id
 from mailbus.settings import Settings
 from mailbus.status import timeline
 from mailbus.stores import open_store
 from tests.conftest import ROOT, subprocess_env
 from tests.workers.conftest import EML, put_message
-from workers import admin
 
 pytestmark = pytest.mark.integration
 RUN = (
