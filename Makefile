@@ -28,14 +28,14 @@ dev: $(VENV)/.installed-embedded
 	$(BIN)/mailbus dev
 
 test: $(VENV)/.installed-dev $(CHECKOV_VENV)/bin/checkov
-	$(BIN)/ruff check mailbus listener workers tests bench
-	$(BIN)/ruff format --check mailbus listener workers tests bench
+	$(BIN)/ruff check mailbus listener workers console tests bench
+	$(BIN)/ruff format --check mailbus listener workers console tests bench
 	$(BIN)/mypy
 	PATH="$(CURDIR)/$(CHECKOV_VENV)/bin:$$PATH" $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff format mailbus listener workers tests bench
-	$(BIN)/ruff check --fix mailbus listener workers tests bench
+	$(BIN)/ruff format mailbus listener workers console tests bench
+	$(BIN)/ruff check --fix mailbus listener workers console tests bench
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
