@@ -91,7 +91,9 @@ async def guard(request: Request, call_next: RequestResponseEndpoint) -> Respons
     headers.setdefault("Content-Security-Policy", PAGE_CSP)
     headers.setdefault("X-Frame-Options", "DENY")
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer the browser sends `Origin: null` on our own
+    # POSTs, which the CSRF check must refuse
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -122,7 +122,11 @@ def html_body(request: Request) -> Response:
     )
     return HTMLResponse(
         msg.html,
-        headers={"Content-Security-Policy": policy, "X-Frame-Options": "SAMEORIGIN"},
+        headers={
+            "Content-Security-Policy": policy,
+            "X-Frame-Options": "SAMEORIGIN",
+            "Referrer-Policy": "no-referrer",
+        },
     )
 
 

@@ -116,12 +116,21 @@ def test_requeue_from_another_origin_is_refused_even_with_a_token(fake, console)
     assert response.status_code == 403
 
 
+def test_our_pages_let_the_browser_send_their_origin(console) -> None:
+    """With `Referrer-Policy: no-referrer` a browser sends `Origin: null` on a form POST, which
+    the CSRF check refuses: our own requeue button would never work."""
+    assert console().get("/dead").headers["referrer-policy"] == "same-origin"
+
+
 def test_requeue_with_the_csrf_token_puts_the_dead_letter_back(fake, console) -> None:
     client = console()
     message_id = dead_letter(fake, client)
     csrf = csrf_of(client.get("/dead").text)
     response = client.post(
-        f"/messages/{message_id}/requeue", data={"csrf": csrf}, follow_redirects=False
+        f"/messages/{message_id}/requeue",
+        data={"csrf": csrf},
+        headers={"Origin": "http://127.0.0.1"},
+        follow_redirects=False,
     )
     assert response.status_code == 303
     queue = message_queue(fake, client.settings)
