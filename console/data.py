@@ -28,7 +28,7 @@ from mailbus.status import INDEX, status_key
 from mailbus.stores import RedisStore, Store, raw_key
 
 HEAD_BYTES = 65_536  # enough for the headers of real mail; a 5 MB subject is cut, not fetched
-SCAN_LIMIT = 5_000  # index entries one search request looks at before offering to go on
+SCAN_LIMIT = 2_000  # index entries one search request looks at before offering to go on
 STATUSES = ("queued", "running", "retrying", "done", "dead", "duplicate")
 _ID = re.compile(r"^[0-9A-Za-z_-]{10,64}$")
 
@@ -111,8 +111,15 @@ class Reader:
             chunk = self._range(at, min(end, at + 200) - 1)
             if not chunk:
                 break
-            for position, row in enumerate(self._rows(chunk), start=at + 1):
-                if (not status or row.status == status) and _matches(row.summary, terms):
+            self._fill_summaries(chunk)  # words first: only their matches need a status
+            hits = [
+                (position, entry)
+                for position, entry in enumerate(chunk, start=at + 1)
+                if _matches(self._summaries[entry[0]], terms)
+            ]
+            rows = self._rows([entry for _, entry in hits])
+            for (position, _), row in zip(hits, rows, strict=True):
+                if not status or row.status == status:
                     found.append(row)
                     if len(found) == limit:
                         at = position

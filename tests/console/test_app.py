@@ -12,6 +12,7 @@ from console.server import check_exposure
 from mailbus.errors import ConfigError
 from mailbus.queue import message_queue
 from mailbus.settings import Settings
+from mailbus.status import record
 from tests.console.conftest import TOKEN, store_message
 
 HOSTILE = (
@@ -243,3 +244,12 @@ def test_the_console_refuses_a_reachable_address_without_a_token() -> None:
     check_exposure(Settings(console_host="0.0.0.0", console_token=TOKEN))
     for host in ("127.0.0.1", "::1", "localhost"):
         check_exposure(Settings(console_host=host))
+
+
+def test_search_by_status_lists_only_messages_in_that_state(fake, console) -> None:
+    client = console()
+    dead, alive = (store_message(fake, client.settings, b"Subject: s\r\n\r\nx\r\n") for _ in "ab")
+    record(fake, dead, 600, {"event": "dead", "reason": "RuntimeError: broke"})
+    found = client.get("/messages?status=dead").text
+    assert dead in found and alive not in found
+    assert alive in client.get("/messages?status=queued").text
