@@ -94,6 +94,8 @@ def wait(driver, condition, timeout: float = 15.0):
 def test_mail_sent_over_smtp_appears_in_the_list_within_two_seconds(
     stack: Stack, browser, tmp_path: Path
 ) -> None:
+    for subject in ("Invoice 2026-114", "Re: meeting notes"):
+        stack.send(multipart_message(subject))
     browser.get(stack.url + "/messages")
     message_id = stack.send(multipart_message("Printer on fire"))
     answered = time.monotonic()
