@@ -21,16 +21,18 @@ INDEX = "mailbus:index"
 # KEYS: the index, then the status lists. ARGV: the ttl, the time now, then per list its message
 # id, its event count and its events.
 _APPEND = """
-local now = tonumber(ARGV[2])
 local at = 3
+local index = {}
 for k = 2, #KEYS do
   local count = tonumber(ARGV[at + 1])
   redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 2, at + 1 + count))
   redis.call('EXPIRE', KEYS[k], ARGV[1])
-  redis.call('ZADD', KEYS[1], now, ARGV[at])
+  index[#index + 1] = ARGV[2]
+  index[#index + 1] = ARGV[at]
   at = at + count + 2
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+redis.call('ZADD', KEYS[1], unpack(index))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[1]))
 """
 
 
