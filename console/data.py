@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import zlib
 from collections import OrderedDict
@@ -92,6 +93,7 @@ class Reader:
         self._summaries: OrderedDict[str, Summary] = OrderedDict()
         self._cache_size = cache_size
         self._parsed: OrderedDict[str, InboundMessage] = OrderedDict()
+        self._lock = threading.Lock()
 
     def page(self, *, offset: int, limit: int, query: str = "", status: str = "") -> Page:
         """Newest first; with a query or status, scan from `offset` for up to SCAN_LIMIT."""
@@ -111,11 +113,11 @@ class Reader:
             chunk = self._range(at, min(end, at + 200) - 1)
             if not chunk:
                 break
-            self._fill_summaries(chunk)  # words first: only their matches need a status
+            summaries = self._fill_summaries(chunk)  # words first: only matches need a status
             hits = [
                 (position, entry)
                 for position, entry in enumerate(chunk, start=at + 1)
-                if _matches(self._summaries[entry[0]], terms)
+                if _matches(summaries[entry[0]], terms)
             ]
             rows = self._rows([entry for _, entry in hits])
             for (position, _), row in zip(hits, rows, strict=True):
@@ -134,7 +136,7 @@ class Reader:
 
     def _rows(self, entries: list[tuple[str, float]]) -> list[Row]:
         ids = [message_id for message_id, _ in entries]
-        self._fill_summaries(entries)
+        summaries = self._fill_summaries(entries)
         with self.connection.pipeline(transaction=False) as pipe:
             for message_id in ids:
                 pipe.lrange(status_key(message_id), 0, -1)
@@ -146,7 +148,7 @@ class Reader:
             job_status = _text(replies[2 * i + 1]) if replies[2 * i + 1] else None
             rows.append(
                 Row(
-                    summary=self._summaries[message_id],
+                    summary=summaries[message_id],
                     status=status_of(message_id, events, job_status),
                     size=_field(events, "received", "size"),
                     attachments=_field(events, "parsed", "attachments"),
@@ -154,23 +156,28 @@ class Reader:
             )
         return rows
 
-    def _fill_summaries(self, entries: list[tuple[str, float]]) -> None:
-        missing = [(i, t) for i, t in entries if i not in self._summaries]
-        for message_id, _ in entries:
-            if message_id in self._summaries:
+    def _fill_summaries(self, entries: list[tuple[str, float]]) -> dict[str, Summary]:
+        """The entries' summaries, reading those not cached yet (requests share the cache from
+        several threads, hence the lock and the returned dict)."""
+        with self._lock:
+            known = {i: self._summaries[i] for i, _ in entries if i in self._summaries}
+            for message_id in known:
                 self._summaries.move_to_end(message_id)
+        missing = [(i, t) for i, t in entries if i not in known]
         if not missing:
-            return
+            return known
         envelopes = self._envelopes([i for i, _ in missing])
         heads = self._heads([i for i, _ in missing])
         for (message_id, received), envelope, head in zip(missing, envelopes, heads, strict=True):
             msg = parse(_header_block(head), envelope)
             from_ = msg.from_.email if msg.from_ else ""
-            self._summaries[message_id] = Summary(
-                message_id, received, envelope, from_, msg.subject
-            )
-        while len(self._summaries) > self._cache_size:
-            self._summaries.popitem(last=False)
+            known[message_id] = Summary(message_id, received, envelope, from_, msg.subject)
+        with self._lock:
+            for message_id, _ in missing:
+                self._summaries[message_id] = known[message_id]
+            while len(self._summaries) > self._cache_size:
+                self._summaries.popitem(last=False)
+        return known
 
     def envelope(self, message_id: str) -> Envelope:
         return self._envelopes([message_id])[0]
@@ -219,14 +226,16 @@ class Reader:
 
     def message(self, message_id: str) -> InboundMessage:
         """The message parsed here as a worker would; the last few are kept for their parts."""
-        if message_id in self._parsed:
-            self._parsed.move_to_end(message_id)
-            return self._parsed[message_id]
+        with self._lock:
+            if message_id in self._parsed:
+                self._parsed.move_to_end(message_id)
+                return self._parsed[message_id]
         data = self.raw(message_id)
         msg = parse(data, self.envelope(message_id), msg_id=message_id, raw_key=raw_key(message_id))
-        self._parsed[message_id] = msg
-        while len(self._parsed) > 4:
-            self._parsed.popitem(last=False)
+        with self._lock:
+            self._parsed[message_id] = msg
+            while len(self._parsed) > 4:
+                self._parsed.popitem(last=False)
         return msg
 
     def accepted_since(self, seconds: float) -> int:
