@@ -3,8 +3,8 @@
 Read-only by design: the index (`mailbus.status.INDEX`), the status timelines, RQ's job records
 and the store. A summary (envelope, From, subject) never changes once a message is stored, so it
 is read once and kept in a bounded in-process cache; the status is read fresh for every page.
-With the Redis store only the first 64 KiB of each raw message is fetched for a summary, all rows
-of a page in one round trip.
+Only the first 64 KiB of each raw message is fetched for a summary (with the Redis store, all
+rows of a page in one round trip).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +95,7 @@ class Reader:
         self._cache_size = cache_size
         self._parsed: OrderedDict[str, InboundMessage] = OrderedDict()
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="console-store")
 
     def page(self, *, offset: int, limit: int, query: str = "", status: str = "") -> Page:
         """Newest first; with a query or status, scan from `offset` for up to SCAN_LIMIT."""
@@ -198,18 +200,20 @@ class Reader:
         return envelopes
 
     def _heads(self, ids: list[str]) -> list[bytes]:
+        """The first HEAD_BYTES of each raw message: one round trip with the Redis store, a few
+        ranged reads at once with S3 or a directory."""
         if isinstance(self.store, RedisStore):
             with self.connection.pipeline(transaction=False) as pipe:
                 for message_id in ids:
                     pipe.getrange(self.store.redis_key(raw_key(message_id)), 0, HEAD_BYTES - 1)
                 return [bytes(head or b"") for head in pipe.execute()]
-        heads = []
-        for message_id in ids:
-            try:
-                heads.append(self.store.get(raw_key(message_id))[:HEAD_BYTES])
-            except StoreError:
-                heads.append(b"")
-        return heads
+        return list(self._pool.map(self._head, ids))
+
+    def _head(self, message_id: str) -> bytes:
+        try:
+            return self.store.get_head(raw_key(message_id), HEAD_BYTES)
+        except StoreError:
+            return b""  # gone from the store: the row still shows its envelope and status
 
     def timeline(self, message_id: str) -> tuple[str, list[dict[str, Any]]]:
         """The status and every event of one message, oldest first."""
