@@ -9,6 +9,7 @@ and the page shows it in an `<iframe sandbox>` with no permissions at all.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,9 +26,11 @@ from console import views
 from console.auth import COOKIE, Access
 from console.data import Reader
 from mailbus.connections import redis_connection
+from mailbus.logs import log_event
 from mailbus.settings import Settings
 from mailbus.stores import open_store
 
+log = logging.getLogger("mailbus.console")
 HERE = Path(__file__).parent
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -82,6 +85,8 @@ async def guard(request: Request, call_next: RequestResponseEndpoint) -> Respons
     request.state.bearer = bearer
     public = request.url.path == "/login" or request.url.path.startswith("/static/")
     if not (public or bearer or sid is not None):
+        client = request.client.host if request.client else None
+        log_event(log, "console.refused", path=request.url.path, client=client)
         response = _refuse(request)
     else:
         response = await call_next(request)

@@ -13,7 +13,9 @@ from mailbus.errors import ConfigError
 from mailbus.queue import message_queue
 from mailbus.settings import Settings
 from mailbus.status import record
+from tests.conftest import ROOT, subprocess_env
 from tests.console.conftest import TOKEN, store_message
+from tests.e2e.harness import mailbus
 
 HOSTILE = (
     b"From: <script>alert(1)</script> <evil@example.net>\r\n"
@@ -253,3 +255,10 @@ def test_search_by_status_lists_only_messages_in_that_state(fake, console) -> No
     found = client.get("/messages?status=dead").text
     assert dead in found and alive not in found
     assert alive in client.get("/messages?status=queued").text
+
+
+def test_mailbus_console_on_a_public_address_without_a_token_exits_with_the_reason() -> None:
+    env = subprocess_env(MAILBUS_CONSOLE_HOST="0.0.0.0", PYTHONPATH=str(ROOT))
+    result = mailbus("console", env=env, timeout=60)
+    assert result.returncode == 2
+    assert "MAILBUS_CONSOLE_TOKEN" in result.stderr
