@@ -28,20 +28,20 @@ dev: $(VENV)/.installed-embedded
 	$(BIN)/mailbus dev
 
 test: $(VENV)/.installed-dev $(CHECKOV_VENV)/bin/checkov
-	$(BIN)/ruff check mailbus listener workers tests bench
-	$(BIN)/ruff format --check mailbus listener workers tests bench
+	$(BIN)/ruff check mailbus listener workers console tests bench
+	$(BIN)/ruff format --check mailbus listener workers console tests bench
 	$(BIN)/mypy
 	PATH="$(CURDIR)/$(CHECKOV_VENV)/bin:$$PATH" $(BIN)/python -m pytest
 
 # The subset that needs no server and starts no process: lint, types and the unit tests.
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/ruff check mailbus listener workers tests bench
+	$(BIN)/ruff check mailbus listener workers console tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not integration and not e2e"
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff format mailbus listener workers tests bench
-	$(BIN)/ruff check --fix mailbus listener workers tests bench
+	$(BIN)/ruff format mailbus listener workers console tests bench
+	$(BIN)/ruff check --fix mailbus listener workers console tests bench
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench

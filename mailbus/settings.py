@@ -404,6 +404,25 @@ class Settings:
         1_000_000,
         "bytes of attachments a webhook carries inline (base64), in total; the rest by storage key",
     )
+    console_host: str = _var(
+        "MAILBUS_CONSOLE_HOST",
+        values.text,
+        "127.0.0.1",
+        "web console address; beyond loopback it needs MAILBUS_CONSOLE_TOKEN to start",
+    )
+    console_port: int = _var("MAILBUS_CONSOLE_PORT", values.port, 8025, "web console port")
+    console_token: str | None = _var(
+        "MAILBUS_CONSOLE_TOKEN",
+        values.optional_text,
+        None,
+        "secret for the web console: a bearer token, or typed once into its login form",
+    )
+    console_readonly: bool = _var(
+        "MAILBUS_CONSOLE_READONLY",
+        values.boolean,
+        False,
+        "the web console shows everything but cannot requeue",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = _var(
         "MAILBUS_LOG_LEVEL",
         values.choice("debug", "info", "warning", "error"),

@@ -1,5 +1,9 @@
 """Each message's status timeline (received, stored, queued, parsed, handler attempts, done or
-dead), kept in Redis as a list of JSON events so `mailbus show ID` can tell its story."""
+dead), kept in Redis as a list of JSON events so `mailbus show ID` can tell its story.
+
+The listener's writer also adds each message to `INDEX` (a sorted set: score = when it was
+received, member = id) in the same command, trimmed to the timelines' retention, so the console
+can page through messages newest first without an extra round trip on the listener's path."""
 
 from __future__ import annotations
 
@@ -12,15 +16,23 @@ import redis
 
 _encode = json.JSONEncoder(default=str).encode  # json.dumps(default=str), one encoder for all
 
-# KEYS: the status lists. ARGV: the ttl, then per list its event count and its events.
+INDEX = "mailbus:index"
+
+# KEYS: the index, then the status lists. ARGV: the ttl, the time now, then per list its message
+# id, its event count and its events.
 _APPEND = """
-local at = 2
-for _, key in ipairs(KEYS) do
-  local count = tonumber(ARGV[at])
-  redis.call('RPUSH', key, unpack(ARGV, at + 1, at + count))
-  redis.call('EXPIRE', key, ARGV[1])
-  at = at + count + 1
+local at = 3
+local index = {}
+for k = 2, #KEYS do
+  local count = tonumber(ARGV[at + 1])
+  redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 2, at + 1 + count))
+  redis.call('EXPIRE', KEYS[k], ARGV[1])
+  index[#index + 1] = ARGV[2]
+  index[#index + 1] = ARGV[at]
+  at = at + count + 2
 end
+redis.call('ZADD', KEYS[1], unpack(index))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[1]))
 """
 
 
@@ -49,13 +61,12 @@ def record(target: Any, message_id: str, ttl: int, *events: dict[str, Any]) -> N
 
 def record_many(pipeline: Any, ttl: int, timelines: Mapping[str, Sequence[str]]) -> None:
     """What `record` does for each message id's encoded events, as one command on `pipeline`
-    (the listener's writer records a whole group at once)."""
-    keys: list[str] = []
-    args: list[int | str] = [ttl]
+    (the listener's writer records a whole group at once), and each id's entry in `INDEX`."""
+    keys: list[str] = [INDEX]
+    args: list[float | str] = [ttl, time.time()]
     for message_id, events in timelines.items():
         keys.append(status_key(message_id))
-        args.append(len(events))
-        args.extend(events)
+        args += (message_id, len(events), *events)
     pipeline.eval(_APPEND, len(keys), *keys, *args)
 
 

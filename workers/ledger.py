@@ -25,6 +25,7 @@ from typing import Any
 import redis
 
 from mailbus import status
+from mailbus.deadletters import crash_key
 from mailbus.errors import MailbusError
 from mailbus.queue import resend_key
 
@@ -192,7 +193,7 @@ class Ledger:
 
     def add_crash(self, message_id: str) -> int:
         """Count one worker death while processing `message_id`; return the new total."""
-        key = f"{PREFIX}crashes:{message_id}"
+        key = crash_key(message_id)
         with self.connection.pipeline() as pipe:
             pipe.incr(key)
             pipe.expire(key, self.window)
@@ -200,10 +201,7 @@ class Ledger:
         return int(count)
 
     def crashes(self, message_id: str) -> int:
-        return int(_text(self.connection.get(f"{PREFIX}crashes:{message_id}")) or 0)
-
-    def clear_crashes(self, message_id: str) -> None:
-        self.connection.delete(f"{PREFIX}crashes:{message_id}")
+        return int(_text(self.connection.get(crash_key(message_id))) or 0)
 
     def event(self, message_id: str, event: str, **fields: Any) -> None:
         """Append one event to the message's status timeline (`mailbus show ID`)."""

@@ -1,4 +1,4 @@
-"""The `mailbus` command: the composition root, and the one place that knows both deployables.
+"""The `mailbus` command: the composition root, and the one place that knows the deployables.
 
 Each subcommand reads the settings once, applies its flags on top, and hands them to the listener,
 the workers or an admin action (in the small modules beside this one). Configuration errors print
@@ -87,10 +87,22 @@ def _metrics(settings: Settings, *, write_only: bool) -> Iterator[None]:
         metrics.cleanup(directory)
 
 
+def _console(args: argparse.Namespace) -> int:
+    if os.getcwd() not in sys.path:  # the health page shows the user's routes
+        sys.path.insert(0, os.getcwd())
+    settings = _settings(console_host=args.host, console_port=args.port)
+    logs.configure(settings.log_level)
+    from console.server import serve
+
+    return serve(settings)
+
+
 def _dev(args: argparse.Namespace) -> int:
     from mailbus.cli.dev import run_dev
 
-    return run_dev(port=args.port, workers=args.workers, directory=args.dir)
+    return run_dev(
+        port=args.port, workers=args.workers, directory=args.dir, console_port=args.console_port
+    )
 
 
 def _send(args: argparse.Namespace) -> int:
@@ -136,7 +148,7 @@ def _config(args: argparse.Namespace) -> int:
         return 0
     settings = _settings()
     for name, value in sorted(vars(settings).items()):
-        print(f"{name} = {value!r}")
+        print(f"{name} = {'(set)' if name == 'console_token' and value else repr(value)}")
     return 0
 
 
@@ -169,7 +181,13 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=2525, help="SMTP port on 127.0.0.1")
     dev.add_argument("--workers", type=int, default=1, help="worker processes")
     dev.add_argument("--dir", default=".mailbus", help="where dev data lives")
+    dev.add_argument("--console-port", type=int, default=8025, help="web console on 127.0.0.1")
     dev.set_defaults(run=_dev)
+
+    console = commands.add_parser("console", help="run the web console (messages, dead letters)")
+    console.add_argument("--host", help="address to bind (MAILBUS_CONSOLE_HOST)")
+    console.add_argument("--port", type=int, help="port to bind (MAILBUS_CONSOLE_PORT)")
+    console.set_defaults(run=_console)
 
     send = commands.add_parser("send", help="send an .eml file over SMTP and print the reply")
     send.add_argument("file", help="path of the message, or - for standard input")

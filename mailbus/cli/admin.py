@@ -13,7 +13,7 @@ from mailbus.status import timeline
 
 
 def failed(settings: Settings, action: str, message_id: str | None, *, requeue_all: bool) -> int:
-    import workers.admin as admin
+    from mailbus import deadletters as admin
 
     connection = redis_connection(settings.redis_url)
     if action == "list":

@@ -1,8 +1,9 @@
 """`mailbus dev`: the whole pipeline on a laptop with one command and nothing to install.
 
 It starts a private Redis-compatible server (a real engine, see `mailbus.redis_server`), then a
-listener and the workers as child processes exactly as production runs them, with a file store
-under `./.mailbus/`. Ctrl-C stops the children gracefully, then the server.
+listener, the workers and the web console (on 127.0.0.1:8025) as child processes exactly as
+production runs them, with a file store under `./.mailbus/`. Ctrl-C stops the children
+gracefully, then the server.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ DEFAULT_DOMAINS = "example.com,*.example.com,localhost"
 EXAMPLE_HANDLERS = "mailbus.examples:router"
 
 
-def run_dev(*, port: int, workers: int, directory: str) -> int:
+def run_dev(*, port: int, workers: int, directory: str, console_port: int = 8025) -> int:
     base = Settings.from_env()
     root = Path(directory).resolve()
     server = RedisServer(root / "redis").start()
@@ -36,12 +37,15 @@ def run_dev(*, port: int, workers: int, directory: str) -> int:
         "MAILBUS_RETRY_BACKOFF": os.environ.get("MAILBUS_RETRY_BACKOFF", "2,10,30"),
         "MAILBUS_LOG_LEVEL": os.environ.get("MAILBUS_LOG_LEVEL", "warning"),
         "MAILBUS_EMF_INTERVAL": os.environ.get("MAILBUS_EMF_INTERVAL", "0"),
+        "MAILBUS_CONSOLE_HOST": "127.0.0.1",
+        "MAILBUS_CONSOLE_PORT": str(console_port),
     }
     print(
         f"mailbus dev: SMTP on 127.0.0.1:{port} for {env['MAILBUS_DOMAINS']}\n"
         f"  redis    {server.url} ({Path(server.binary).name}, data in {server.directory})\n"
         f"  store    {root / 'store'}\n"
         f"  handlers {env['MAILBUS_HANDLERS']}\n"
+        f"  console  http://127.0.0.1:{console_port}\n"
         f"Try: mailbus send message.eml --to someone@example.com   (Ctrl-C stops everything)",
         flush=True,
     )
@@ -49,6 +53,7 @@ def run_dev(*, port: int, workers: int, directory: str) -> int:
     children = [
         subprocess.Popen([*command, "listen"], env=env),
         subprocess.Popen([*command, "worker", "--processes", str(workers)], env=env),
+        subprocess.Popen([*command, "console"], env=env),
     ]
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -43,6 +43,10 @@ class Store(Protocol):
     def get(self, key: str) -> bytes:
         """Return the bytes under `key`; raise NotFound when absent, StoreError when down."""
 
+    def get_head(self, key: str, size: int) -> bytes:
+        """The first `size` bytes under `key` (all when shorter), as `get` fails: the console
+        reads a message's headers without fetching its attachments."""
+
     def exists(self, key: str) -> bool:
         """Whether `key` is stored."""
 

@@ -55,8 +55,12 @@ class FileStore:
         put_each_new(self, items)
 
     def get(self, key: str) -> bytes:
+        return self.get_head(key, -1)
+
+    def get_head(self, key: str, size: int) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            with self._path(key).open("rb") as handle:
+                return handle.read(size)
         except FileNotFoundError as exc:
             raise NotFound(f"file store: {key} not found") from exc
         except OSError as exc:

@@ -59,6 +59,18 @@ class RedisStore:
             raise NotFound(f"redis store: {key} not found")
         return bytes(data)  # type: ignore[arg-type]
 
+    def get_head(self, key: str, size: int) -> bytes:
+        try:
+            with self.connection.pipeline(transaction=False) as pipe:
+                pipe.getrange(NAMESPACE + key, 0, size - 1)
+                pipe.exists(NAMESPACE + key)
+                data, found = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot read {key}: {exc}") from exc
+        if not found:
+            raise NotFound(f"redis store: {key} not found")
+        return bytes(data)
+
     def exists(self, key: str) -> bool:
         try:
             return bool(self.connection.exists(NAMESPACE + key))

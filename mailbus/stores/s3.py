@@ -55,8 +55,14 @@ class S3Store:
                                                       ExpiresIn=expires))  # fmt: skip
 
     def get(self, key: str) -> bytes:
+        return self._read(key)
+
+    def get_head(self, key: str, size: int) -> bytes:
+        return self._read(key, Range=f"bytes=0-{size - 1}")
+
+    def _read(self, key: str, **options: str) -> bytes:
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, **options)
             return bytes(response["Body"].read())
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:

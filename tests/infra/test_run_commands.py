@@ -10,7 +10,8 @@ import pytest
 from tests.infra.conftest import INFRA, ROOT, Module
 
 EXPECTED = {"listener": "mailbus listen", "worker": "mailbus worker"}
-OPTIONAL = {"ingress": "mailbus ingress"}  # Procfile roles a deployment runs only when it needs
+# Procfile roles a deployment runs only when it needs them.
+OPTIONAL = {"ingress": "mailbus ingress", "console": "mailbus console"}
 
 
 def _dockerfile_instruction(name: str) -> str:
@@ -24,7 +25,9 @@ def _entrypoint() -> list[str]:
     return json.loads(_dockerfile_instruction("ENTRYPOINT"))
 
 
-def test_procfile_runs_listen_and_worker() -> None:
+def test_procfile_runs_listen_worker_and_the_console() -> None:
+    """The console is a Procfile process of its own (issue 14); the image's services and the
+    ECS tasks run only the two mail roles."""
     procfile = ROOT / "Procfile"
     if not procfile.is_file():
         pytest.skip("Procfile not committed yet")

@@ -30,11 +30,15 @@ def check_contract(store: Store) -> None:
     store.put_raw("raw/01a", b"Subject: one\r\n\r\nbody\r\n")
     store.put("attachments/" + "ab" * 32, b"\x00\x01binary")
     assert store.get("raw/01a") == b"Subject: one\r\n\r\nbody\r\n"
+    assert store.get_head("raw/01a", 7) == b"Subject"
+    assert store.get_head("raw/01a", 65_536) == b"Subject: one\r\n\r\nbody\r\n"
     assert store.get("attachments/" + "ab" * 32) == b"\x00\x01binary"
     assert store.exists("raw/01a")
     assert not store.exists("raw/missing")
     with pytest.raises(NotFound):
         store.get("raw/missing")
+    with pytest.raises(NotFound):
+        store.get_head("raw/missing", 10)
 
     store.put_raw("raw/01b", b"two")
     store.put_raw("raw/01c", b"three")

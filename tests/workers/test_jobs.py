@@ -7,12 +7,12 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
+from mailbus import deadletters as admin
 from mailbus.queue import message_queue, resend_key
 from mailbus.status import timeline
 from mailbus.stores.base import attachment_key, raw_key
 from tests.workers import handlers_basic
 from tests.workers.conftest import EML, put_message
-from workers import admin
 from workers.ledger import PREFIX, DeliveryRecord
 from workers.worker import drain
 

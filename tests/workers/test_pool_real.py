@@ -21,6 +21,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
+from mailbus import deadletters as admin
 from mailbus.ids import new_message_id
 from mailbus.queue import message_queue
 from mailbus.router import load_router
@@ -30,7 +31,7 @@ from mailbus.stores import open_store
 from tests.conftest import ROOT, subprocess_env
 from tests.waiting import wait_for
 from tests.workers.conftest import EML, put_message
-from workers import admin, context
+from workers import context
 from workers.worker import enqueue_due_retries
 
 pytestmark = pytest.mark.integration

@@ -4,6 +4,7 @@ A dead letter is a job in RQ's FailedJobRegistry for the mailbus queue: a Delive
 route, unparseable), a handler that kept failing through every retry, or a poison message that
 killed workers. Requeueing gives it a fresh retry budget and a clean crash count; handlers that
 already succeeded for it are still skipped (the ledger), so only the failed ones run again.
+It lives in mailbus/ because `mailbus failed` and the console requeue through the same code.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from mailbus.settings import Settings
 from mailbus.status import record
 from mailbus.stores import open_store
 from mailbus.stores.base import done_key
-from workers.ledger import Ledger
+
+
+def crash_key(message_id: str) -> str:
+    """How many times `message_id` killed a worker (the ledger counts, a requeue clears)."""
+    return f"mailbus:ledger:crashes:{message_id}"
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ def requeue(connection: redis.Redis, settings: Settings, message_id: str) -> boo
         registry.requeue(job)
     except InvalidJobOperation:
         return False
-    Ledger(connection, window=settings.dedupe_window).clear_crashes(message_id)
+    connection.delete(crash_key(message_id))
     record(connection, message_id, settings.dedupe_window, {"event": "requeued", "by": "admin"})
     # Drop the finished marker so reconcile would find the message again if Redis lost the job.
     open_store(settings.store, connection, raw_ttl=settings.raw_ttl).delete(done_key(message_id))

@@ -1,0 +1,112 @@
+"""Driving Debian's chromium through its chromedriver (never a downloaded one), with every
+request for a non-loopback host caught by a tripwire proxy."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
+
+import pytest
+
+from tests.conftest import ROOT, stop_process
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def chrome(download_dir: Path, proxy_port: int):  # -> selenium WebDriver
+    """A headless Chromium; missing browser is a skip on a laptop and a failure in CI."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        message = "apt-get install chromium chromium-driver for the browser tests"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs the browser: {message}")
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1400,1000", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-default-apps", "--disable-sync", "--no-pings",
+                     "--disable-client-side-phishing-detection", "--disable-domain-reliability",
+                     "--disable-features=AutofillServerCommunication,OptimizationHints,"
+                     "MediaRouter,Translate,InterestFeedContentSuggestions"):  # fmt: skip
+        options.add_argument(argument)
+    options.add_argument(f"--proxy-server=http://127.0.0.1:{proxy_port}")
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)}
+    )
+    return driver
+
+
+class Tripwire:
+    """The browser's proxy for every non-loopback URL: it records each request and answers 502,
+    so a test sees any request that tried to leave, whichever browser process (a sandboxed
+    frame runs in a process of its own) made it. Loopback never goes through a proxy."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        seen = self.requests
+
+        class Record(BaseHTTPRequestHandler):
+            def handle_one_request(self) -> None:
+                self.raw_requestline = self.rfile.readline(65537)
+                if self.raw_requestline and self.parse_request():
+                    seen.append(f"{self.command} {self.path}")
+                    self.send_error(502, "blocked by the test's tripwire")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
+        self.port = self.server.server_address[1]
+        Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Process:
+    """A `mailbus` subcommand as a subprocess; with `port`, ready once that port accepts."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None):
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mailbus", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while port is not None:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"mailbus {args[0]} did not start: {log.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def save_screenshot(driver, name: str, fallback: Path) -> None:
+    """Into CONSOLE_SCREENSHOTS (the README's pictures come from `CONSOLE_SCREENSHOTS=docs`),
+    else the test's temporary directory."""
+    directory = Path(os.environ.get("CONSOLE_SCREENSHOTS") or fallback)
+    directory.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(directory / name))
