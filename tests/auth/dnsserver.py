@@ -132,7 +132,8 @@ class TestDnsServer:
                 continue
             self.port, self._servers = port, servers
             for server in servers:
-                server.start_thread()
+                serve = server.server.serve_forever
+                threading.Thread(target=serve, kwargs={"poll_interval": 0.05}, daemon=True).start()
             return
         raise RuntimeError("no free port for the test DNS server")
 
