@@ -3,22 +3,14 @@
 `authenticate()` is the whole pipeline as a plain function, used by the workers before dispatch
 and by tools and tests. It never raises on hostile input or DNS trouble: each check gives the
 RFC's verdict or `temperror`, and once `budget` seconds are spent the checks not yet done are
-`temperror` (ARC: `fail` with that reason, as RFC 8617 has no temperror).
+`temperror` (ARC: `fail` with that reason, as RFC 8617 has no temperror). Modules: resolver
+(the one DNS path), spf, dkimsig, arc, dmarc, iprev, header (RFC 8601), results, pipeline.
 """
 
 from __future__ import annotations
 
-import socket
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from email.utils import getaddresses
+from typing import TYPE_CHECKING
 
-from mailbus.auth.arc import check_arc
-from mailbus.auth.dkimsig import check_dkim
-from mailbus.auth.dmarc import check_dmarc
-from mailbus.auth.header import build, claims_of
-from mailbus.auth.iprev import check_iprev
-from mailbus.auth.resolver import Budget, DnsCache, Resolver
 from mailbus.auth.results import (
     ArcResult,
     AuthResults,
@@ -27,7 +19,9 @@ from mailbus.auth.results import (
     IprevResult,
     SpfResult,
 )
-from mailbus.auth.spf import check_spf
+
+if TYPE_CHECKING:
+    from mailbus.auth.resolver import DnsCache
 
 __all__ = [
     "ArcResult",
@@ -56,29 +50,8 @@ def authenticate(
 
     `dns_servers` are `host[:port]` (default: the system's); `authserv_id` names us in the
     header (default: this host's FQDN; the worker passes MAILBUS_HOSTNAME)."""
-    resolver = Resolver(dns_servers, timeout=dns_timeout, cache=cache)
-    clock = Budget(budget)
-    limits_hit: list[str] = []
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    spf = check_spf(resolver, clock, client_ip=client_ip, helo=helo, mail_from=mail_from)
-    dkim = check_dkim(raw, resolver, clock, limits_hit)
-    arc = check_arc(raw, resolver, clock)
-    dmarc = check_dmarc(_from_domains(headers), spf, dkim, resolver, clock)
-    iprev = check_iprev(client_ip, resolver, clock)
-    me = authserv_id or socket.getfqdn()
-    header = build(me, spf=spf, dkim=dkim, dmarc=dmarc, arc=arc, iprev=iprev, client_ip=client_ip)
-    return AuthResults(
-        spf=spf,
-        dkim=dkim,
-        dmarc=dmarc,
-        arc=arc,
-        iprev=iprev,
-        header=header,
-        ignored_headers=claims_of(headers, me),
-        limits_hit=limits_hit,
-    )
+    from mailbus.auth import pipeline  # loads dkimpy, pyspf, dnspython: workers only
 
-
-def _from_domains(headers: object) -> list[str]:
-    values = [str(v) for v in headers.get_all("From") or []]  # type: ignore[attr-defined]
-    return [addr.rpartition("@")[2] for _name, addr in getaddresses(values) if "@" in addr]
+    return pipeline.authenticate(raw, client_ip=client_ip, helo=helo, mail_from=mail_from,
+                                 dns_servers=dns_servers, authserv_id=authserv_id,
+                                 dns_timeout=dns_timeout, budget=budget, cache=cache)  # fmt: skip
