@@ -25,7 +25,7 @@ from mailbus.parse import parse
 from mailbus.router import Match
 from mailbus.stores import RedisStore
 from mailbus.stores.base import attachment_key, done_key
-from workers import context
+from workers import auth, context
 from workers import metrics as worker_metrics
 from workers.ledger import DeliveryBusy, DeliveryRecord
 from workers.recovery import worker_key
@@ -190,11 +190,13 @@ def _parse(
         raise DeliveryError(f"raw message {raw_key} is no longer in the store") from exc
     try:
         with worker_metrics.parsing():
-            return parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
+            msg = parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
     except FATAL:
         raise
     except Exception as exc:  # parse() promises never to raise; if it does, it is deterministic
         raise ParseFailure(f"parser raised {type(exc).__name__}: {exc}") from exc
+    auth.attach(ctx, msg, raw)  # before dispatch, so routes can gate on msg.auth
+    return msg
 
 
 def _store_attachments(ctx: context.Context, msg: Any) -> None:

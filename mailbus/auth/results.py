@@ -55,9 +55,11 @@ class ArcResult:
 
 @dataclass(frozen=True)
 class IprevResult:
-    """RFC 8601 §3 iprev: does the client IP's PTR name resolve back to it? `hostname` if so."""
+    """RFC 8601 §3 iprev: does the client IP's PTR name resolve back to it? `hostname` if so.
 
-    result: str = "permerror"
+    `none` only in the empty `AuthResults()` (verdicts not computed, e.g. MAILBUS_AUTH=off)."""
+
+    result: str = "none"
     hostname: str = ""
 
 
@@ -65,6 +67,7 @@ class IprevResult:
 class AuthResults:
     """Every verdict for one message, plus the `Authentication-Results` value we would add.
 
+    `AuthResults()` (every result `none`, `header` empty) means nothing was computed.
     `ignored_headers` are incoming Authentication-Results values that claimed our authserv-id
     (RFC 8601 §5: ignored, reported as a defect); `limits_hit` names limits that cut work short.
     """

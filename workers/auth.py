@@ -1,0 +1,68 @@
+"""The `mailbus.auth` verdicts of one message: computed at its first attempt, kept, reused.
+
+They are stored as JSON under `mailbus:auth:<id>` for the dedupe window (as long as the
+message's ledger records live), so retries and requeues from the dead-letter registry reload
+them instead of asking DNS again: a DNS change an hour later never flips a verdict. The first
+computation is also the timeline event `auth` that `mailbus show` prints, and it is counted per
+check and result. Incoming Authentication-Results that claimed our authserv-id become defects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from mailbus.auth import AuthResults, authenticate
+from mailbus.logs import log_event
+from mailbus.message import Defect, InboundMessage
+from workers import context
+from workers import metrics as worker_metrics
+
+logger = logging.getLogger("mailbus.worker")
+FORGED = "forged_authentication_results"
+
+
+def auth_key(message_id: str) -> str:
+    return f"mailbus:auth:{message_id}"
+
+
+def attach(ctx: context.Context, msg: InboundMessage, raw: bytes) -> None:
+    """Set `msg.auth` (stored verdicts, else computed now and stored) and add its defects."""
+    if not ctx.settings.auth:
+        return
+    stored = ctx.connection.get(auth_key(msg.id))
+    if stored is not None:
+        msg.auth = AuthResults.from_dict(json.loads(stored))  # type: ignore[arg-type]
+    else:
+        msg.auth = _compute(ctx, msg, raw)
+    msg.defects.extend(Defect("", FORGED, value[:200]) for value in msg.auth.ignored_headers)
+
+
+def _compute(ctx: context.Context, msg: InboundMessage, raw: bytes) -> AuthResults:
+    settings, envelope = ctx.settings, msg.envelope
+    started = time.perf_counter()
+    results = authenticate(
+        raw,
+        client_ip=envelope.peer.rpartition(":")[0].strip("[]"),
+        helo=envelope.helo,
+        mail_from=envelope.mail_from,
+        dns_servers=list(settings.dns_servers) or None,
+        authserv_id=settings.hostname or None,
+        dns_timeout=settings.dns_timeout,
+        budget=settings.auth_timeout,
+    )
+    auth_ms = round((time.perf_counter() - started) * 1000, 1)
+    ctx.connection.set(auth_key(msg.id), json.dumps(results.to_dict()), ex=settings.dedupe_window)
+    verdicts: dict[str, Any] = {
+        "spf": results.spf.result,
+        "dkim": [d.result for d in results.dkim],
+        "dmarc": results.dmarc.result,
+        "arc": results.arc.result,
+        "iprev": results.iprev.result,
+    }
+    ctx.ledger.note(msg.id, "auth", **verdicts, header=results.header)
+    log_event(logger, "message.auth", id=msg.id, auth_ms=auth_ms, **verdicts)
+    worker_metrics.auth_results(results)
+    return results
