@@ -83,15 +83,15 @@ def check_dkim(
             if length.isdigit() and int(length) > _canonical_body_length(verifier, tags):
                 results.append(_result("permerror", tags, "l= is longer than the body"))
                 continue
-        results.append(_verify_one(raw, idx, tags, resolver, budget))
+        results.append(_verify_one(verifier, idx, tags, resolver, budget))
     return results
 
 
 def _verify_one(
-    raw: bytes, idx: int, tags: dict[bytes, bytes], resolver: Resolver, budget: Budget
+    verifier: dkim.DKIM, idx: int, tags: dict[bytes, bytes], resolver: Resolver, budget: Budget
 ) -> DkimResult:
+    """One signature; `verifier` is reused (dkimpy resets its per-signature state each call)."""
     fetch = KeyFetcher(resolver, budget)
-    verifier = dkim.DKIM(raw, logger=QUIET, minkey=1024)
     try:
         ok = verifier.verify(idx=idx, dnsfunc=fetch)
     except dkim.ValidationError as exc:

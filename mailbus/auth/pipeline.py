@@ -7,6 +7,7 @@ Kept out of the package's `__init__` so that importing `mailbus.auth.results` (a
 from __future__ import annotations
 
 import functools
+import re
 import socket
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -18,8 +19,10 @@ from mailbus.auth.dmarc import check_dmarc
 from mailbus.auth.header import build, claims_of
 from mailbus.auth.iprev import check_iprev
 from mailbus.auth.resolver import Budget, DnsCache, Resolver
-from mailbus.auth.results import AuthResults
+from mailbus.auth.results import ArcResult, AuthResults
 from mailbus.auth.spf import check_spf
+
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 
 
 @functools.lru_cache(maxsize=16)
@@ -47,10 +50,14 @@ def authenticate(
         resolver = Resolver(dns_servers, timeout=dns_timeout, cache=cache)
     clock = Budget(budget)
     limits_hit: list[str] = []
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    head = _BLANK_LINE.split(raw, maxsplit=1)[0] + b"\r\n\r\n"
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+    lowered = head.lower()
     spf = check_spf(resolver, clock, client_ip=client_ip, helo=helo, mail_from=mail_from)
-    dkim = check_dkim(raw, resolver, clock, limits_hit)
-    arc = check_arc(raw, resolver, clock)
+    signed = b"dkim-signature" in lowered  # dkimpy parses the whole message: only when it must
+    dkim = check_dkim(raw, resolver, clock, limits_hit) if signed else []
+    sealed = b"arc-" in lowered
+    arc = check_arc(raw, resolver, clock) if sealed else ArcResult("none")
     dmarc = check_dmarc(_from_domains(headers), spf, dkim, resolver, clock)
     iprev = check_iprev(client_ip, resolver, clock)
     me = authserv_id or socket.getfqdn()

@@ -93,3 +93,17 @@ def test_at_most_ten_signatures_are_evaluated(check: Check) -> None:
     results = check(sig * 100 + message())
     assert len(results.dkim) == 10
     assert any("100 signatures" in limit for limit in results.limits_hit)
+
+
+def test_each_signature_gets_its_own_verdict(check: Check, zones: Zones, rsa: Key) -> None:
+    other = ed25519_key()
+    publish(zones, rsa, "sel", "sender.example")
+    publish(zones, other, "ed", "relay.example")
+    signed = sign(sign(message(), rsa, "sel", "sender.example"), other, "ed", "relay.example")
+    zones.remove("sel._domainkey.sender.example")
+    zones.txt("sel._domainkey.sender.example", "v=DKIM1; k=rsa; p=")
+    results = check(signed).dkim
+    assert [(d.domain, d.result) for d in results] == [
+        ("relay.example", "pass"),
+        ("sender.example", "fail"),  # fmt: skip
+    ]
