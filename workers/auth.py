@@ -1,10 +1,11 @@
 """The `mailbus.auth` verdicts of one message: computed at its first attempt, kept, reused.
 
-They are stored as JSON under `mailbus:auth:<id>` for the dedupe window (as long as the
-message's ledger records live), so retries and requeues from the dead-letter registry reload
-them instead of asking DNS again: a DNS change an hour later never flips a verdict. The first
-computation is also the timeline event `auth` that `mailbus show` prints, and it is counted per
-check and result. Incoming Authentication-Results that claimed our authserv-id become defects.
+They are kept in the delivery's ledger record (written with its next ledger write, so no round
+trip of their own) for the dedupe window, and every later attempt or requeue from the
+dead-letter registry reads them back with its claim instead of asking DNS again: a DNS change
+an hour later never flips a verdict. The first computation is also the timeline event `auth`
+that `mailbus show` prints, and it is counted per check and result. Incoming
+Authentication-Results that claimed our authserv-id become defects.
 """
 
 from __future__ import annotations
@@ -28,10 +29,6 @@ logger = logging.getLogger("mailbus.worker")
 FORGED = "forged_authentication_results"
 
 
-def auth_key(message_id: str) -> str:
-    return f"mailbus:auth:{message_id}"
-
-
 def preload(settings: Settings) -> None:
     """Load dkimpy, pyspf, dnspython and the public suffix list (~0.6 s) at boot, before the
     supervisor forks, so no child pays for them at its first message."""
@@ -39,15 +36,17 @@ def preload(settings: Settings) -> None:
         importlib.import_module("mailbus.auth.pipeline")
 
 
-def attach(ctx: context.Context, msg: InboundMessage, raw: bytes) -> None:
-    """Set `msg.auth` (stored verdicts, else computed now and stored) and add its defects."""
+def attach(
+    ctx: context.Context, msg: InboundMessage, raw: bytes, digest: str, stored: str | None
+) -> None:
+    """Set `msg.auth`: the `stored` verdicts, else computed now and kept; add its defects."""
     if not ctx.settings.auth:
         return
-    stored = ctx.connection.get(auth_key(msg.id))
     if stored is not None:
-        msg.auth = AuthResults.from_dict(json.loads(stored))  # type: ignore[arg-type]
+        msg.auth = AuthResults.from_dict(json.loads(stored))
     else:
         msg.auth = _compute(ctx, msg, raw)
+        ctx.ledger.keep_auth(digest, json.dumps(msg.auth.to_dict()))
     msg.defects.extend(Defect("", FORGED, value[:200]) for value in msg.auth.ignored_headers)
 
 
@@ -65,7 +64,6 @@ def _compute(ctx: context.Context, msg: InboundMessage, raw: bytes) -> AuthResul
         budget=settings.auth_timeout,
     )
     auth_ms = round((time.perf_counter() - started) * 1000, 1)
-    ctx.connection.set(auth_key(msg.id), json.dumps(results.to_dict()), ex=settings.dedupe_window)
     verdicts: dict[str, Any] = {
         "spf": results.spf.result,
         "dkim": [d.result for d in results.dkim],

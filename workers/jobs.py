@@ -110,7 +110,8 @@ def _deliver(
             return {"duplicate_of": first, "ran": [], "skipped": []}
 
         started = time.perf_counter()
-        msg = _parse(ctx, message_id, raw_key, envelope, raw)
+        msg, raw = _parse(ctx, message_id, raw_key, envelope, raw)
+        auth.attach(ctx, msg, raw, digest, record.auth)  # before dispatch: routes may gate on it
         parse_ms = round((time.perf_counter() - started) * 1000, 1)
         ledger.note(message_id, "parsed", attempt=attempt, attachments=len(msg.attachments),
                      defects=len(msg.defects), limits_hit=list(msg.limits_hit))  # fmt: skip
@@ -182,8 +183,9 @@ def _claim(
 
 def _parse(
     ctx: context.Context, message_id: str, raw_key: str, envelope: Envelope, raw: bytes | None
-) -> Any:
-    """Parse the raw message (`raw`, if it was read already, else from the store)."""
+) -> tuple[Any, bytes]:
+    """Parse the raw message (`raw`, if it was read already, else from the store); return the
+    message and the raw bytes."""
     try:
         raw = ctx.store.get(raw_key) if raw is None else raw
     except NotFound as exc:
@@ -195,8 +197,7 @@ def _parse(
         raise
     except Exception as exc:  # parse() promises never to raise; if it does, it is deterministic
         raise ParseFailure(f"parser raised {type(exc).__name__}: {exc}") from exc
-    auth.attach(ctx, msg, raw)  # before dispatch, so routes can gate on msg.auth
-    return msg
+    return msg, raw
 
 
 def _store_attachments(ctx: context.Context, msg: Any) -> None:

@@ -14,7 +14,8 @@ from tests.workers import handlers_basic
 from tests.workers.conftest import EML, make_settings, put_message
 from workers import admin, context
 from workers import metrics as worker_metrics
-from workers.auth import FORGED, auth_key
+from workers.auth import FORGED
+from workers.ledger import PREFIX
 from workers.worker import drain
 
 
@@ -61,7 +62,8 @@ def test_requeue_reuses_the_first_verdicts(ctx: context.Context, zones: Zones) -
     drain(ctx)
     assert handlers_basic.seen[-1].auth.spf.result == "pass"
     assert zones.queries[("example.org", "TXT")] == asked == 1
-    assert ctx.connection.ttl(auth_key(message_id)) > 0
+    [record] = [k for k in ctx.connection.scan_iter(f"{PREFIX}*") if not k.endswith(b":claim")]
+    assert ctx.connection.hget(record, "auth") and ctx.connection.ttl(record) > 0
     assert [e["event"] for e in timeline(ctx.connection, message_id)].count("auth") == 1
 
 
