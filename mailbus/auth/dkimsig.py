@@ -65,12 +65,13 @@ def check_dkim(
         verifier = dkim.DKIM(raw, logger=QUIET, minkey=1024)
     except Exception:  # unparseable header block: nothing can be verified
         return [DkimResult("permerror", reason="message headers cannot be parsed")]
-    count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
-    if count > MAX_SIGNATURES:
-        limits_hit.append(f"dkim: {count} signatures, only the first {MAX_SIGNATURES} evaluated")
+    values = [v for n, v in verifier.headers if n.lower() == b"dkim-signature"]
+    if len(values) > MAX_SIGNATURES:
+        limits_hit.append(
+            f"dkim: {len(values)} signatures, only the first {MAX_SIGNATURES} evaluated"
+        )
     results = []
-    for idx in range(min(count, MAX_SIGNATURES)):
-        value = [v for n, v in verifier.headers if n.lower() == b"dkim-signature"][idx]
+    for idx, value in enumerate(values[:MAX_SIGNATURES]):
         tags = _tags(value)
         if budget.spent():
             results.append(_result("temperror", tags, "authentication time budget spent"))

@@ -132,7 +132,6 @@ class Resolver:
             self._resolver.nameservers = nameservers(servers)
         self._resolver.cache = None  # ours honours TTLs and is bounded; one cache is enough
         self._scope = tuple(str(ns) for ns in self._resolver.nameservers)
-        self.queries = 0
 
     def query(self, name: str, rdtype: str, budget: Budget) -> Answer:
         """Ask for `rdtype` records of `name`; see the module docstring for what can come back."""
@@ -146,7 +145,6 @@ class Resolver:
         remaining = budget.remaining()
         if remaining <= 0:
             raise DnsTempError("authentication time budget spent")
-        self.queries += 1
         answer, ttl = self._ask(name, rdtype, min(self.timeout, remaining))
         self.cache.put(key, answer, ttl)
         return answer
