@@ -50,9 +50,8 @@ def build(
         if sig.reason:
             text += f" ({_comment(sig.reason)})"
         parts.append(text)
-    parts.append(f"dmarc={dmarc.result} header.from={value(dmarc.domain)}")
-    if dmarc.policy:
-        parts[-1] += f" policy.dmarc={dmarc.policy}"
+    policy = f" (p={dmarc.policy})" if dmarc.policy else ""  # a comment, as Gmail writes it
+    parts.append(f"dmarc={dmarc.result}{policy} header.from={value(dmarc.domain)}")
     parts.append(f"arc={arc.result}" + (f" ({_comment(arc.reason)})" if arc.reason else ""))
     return "; ".join(parts)
 

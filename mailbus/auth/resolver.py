@@ -127,7 +127,10 @@ class Resolver:
     ) -> None:
         self.timeout = timeout
         self.cache = PROCESS_CACHE if cache is None else cache
-        self._resolver = dns.resolver.Resolver(configure=not servers)
+        try:
+            self._resolver = dns.resolver.Resolver(configure=not servers)
+        except dns.resolver.NoResolverConfiguration:  # no resolv.conf: every lookup temperror
+            self._resolver = dns.resolver.Resolver(configure=False)
         if servers:
             self._resolver.nameservers = nameservers(servers)
         self._resolver.cache = None  # ours honours TTLs and is bounded; one cache is enough

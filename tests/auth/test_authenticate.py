@@ -38,7 +38,7 @@ def test_header_states_every_verdict(check: Check, zones: Zones) -> None:
         f"{AUTHSERV_ID}; iprev=pass policy.iprev=192.0.2.10 (mail.sender.example); "
         "spf=pass smtp.mailfrom=sender.example; "
         "dkim=pass header.d=sender.example header.s=sel header.a=ed25519-sha256; "
-        "dmarc=pass header.from=sender.example policy.dmarc=reject; arc=none"
+        "dmarc=pass (p=reject) header.from=sender.example; arc=none"
     )
     assert (results.dmarc.spf_aligned, results.dmarc.dkim_aligned) == (True, True)
 

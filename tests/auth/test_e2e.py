@@ -58,7 +58,7 @@ def test_handler_sees_the_verdicts_for_the_proxied_client(
         f"mx.test; iprev=pass policy.iprev={CLIENT} (mail.sender.example); "
         "spf=pass smtp.mailfrom=sender.example; "
         "dkim=pass header.d=sender.example header.s=sel header.a=rsa-sha256; "
-        "dmarc=pass header.from=sender.example policy.dmarc=reject; arc=none"
+        "dmarc=pass (p=reject) header.from=sender.example; arc=none"
     )
     assert "forged_authentication_results" in record["defects"]
 
