@@ -111,8 +111,8 @@ def _deliver(
 
         started = time.perf_counter()
         msg, raw = _parse(ctx, message_id, raw_key, envelope, raw)
-        auth.attach(ctx, msg, raw, digest, record.auth)  # before dispatch: routes may gate on it
         parse_ms = round((time.perf_counter() - started) * 1000, 1)
+        auth.attach(ctx, msg, raw, digest, record.auth)  # before dispatch: routes may gate on it
         ledger.note(message_id, "parsed", attempt=attempt, attachments=len(msg.attachments),
                      defects=len(msg.defects), limits_hit=list(msg.limits_hit))  # fmt: skip
         log_event(logger, "message.parsed", id=message_id, attempt=attempt, parse_ms=parse_ms,
