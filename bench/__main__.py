@@ -32,7 +32,7 @@ def _ints(value: str) -> list[int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=["listener", "workers"], help="run one side only")
+    parser.add_argument("--only", choices=["listener", "workers", "auth"], help="run one part only")
     parser.add_argument("--quick", action="store_true", help="fewer cells, shorter runs")
     parser.add_argument("--sizes", type=_sizes, help="payload sizes: 2k,50k,1m or bytes")
     parser.add_argument("--concurrency", type=_ints, help="concurrent clients, e.g. 1,10,50")
@@ -94,6 +94,16 @@ def main(argv: list[str] | None = None) -> int:
                 from bench.worker_bench import run_worker_bench
 
                 summary["workers"] = run_worker_bench(
+                    messages=args.messages,
+                    reps=args.reps,
+                    processes=args.processes,
+                    results=results,
+                    work=work,
+                )
+            if args.only in (None, "auth"):
+                from bench.auth_bench import run_auth_bench
+
+                summary["auth"] = run_auth_bench(
                     messages=args.messages,
                     reps=args.reps,
                     processes=args.processes,

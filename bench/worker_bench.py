@@ -37,12 +37,17 @@ from mailbus.trace import delivery_digest, trace_headers
 BATCH = 50
 
 
-def worker_env(url: str) -> dict[str, str]:
+def worker_env(url: str, **extra: str) -> dict[str, str]:
+    """Auth off unless `extra` turns it on: the plain loop does no DNS either (bench.auth_bench)."""
     return python_env(
-        MAILBUS_REDIS_URL=url,
-        MAILBUS_STORE="redis",
-        MAILBUS_HANDLERS="bench.handlers:router",
-        MAILBUS_LOG_LEVEL="warning",
+        **{
+            "MAILBUS_REDIS_URL": url,
+            "MAILBUS_STORE": "redis",
+            "MAILBUS_HANDLERS": "bench.handlers:router",
+            "MAILBUS_LOG_LEVEL": "warning",
+            "MAILBUS_AUTH": "off",
+            **extra,
+        }
     )
 
 
@@ -95,12 +100,14 @@ def parse_stamp(value: bytes) -> float:
     return datetime.strptime(value.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
 
-def drain_workers(url: str, processes: int, count: int, log: Path, *, strict: bool) -> dict:
+def drain_workers(
+    url: str, processes: int, count: int, log: Path, *, strict: bool, **env: str
+) -> dict:
     command = python_command("mailbus", "worker", "--burst", "--processes", str(processes))
-    start = time.perf_counter()
+    start, limit = time.perf_counter(), max(120.0, count * 0.5)
     with log.open("ab") as out:
-        done = subprocess.run(command, env=worker_env(url), stdout=out, stderr=subprocess.STDOUT,
-                              timeout=max(120.0, count * 0.5))  # fmt: skip
+        done = subprocess.run(command, env=worker_env(url, **env), stdout=out,
+                              stderr=subprocess.STDOUT, timeout=limit)  # fmt: skip
     seconds = time.perf_counter() - start
     settings = Settings.from_env(worker_env(url), env_file=None, role="worker")
     client = redis.Redis.from_url(url)

@@ -170,6 +170,22 @@ def networks(value: str) -> tuple[str, ...]:
     return nets
 
 
+def dns_servers(value: str) -> tuple[str, ...]:
+    """`host[:port]` list (IPv6 bare or as `[addr]:port`); '' = the system's resolvers."""
+    servers = tuple(s.strip() for s in value.split(",") if s.strip())
+    for server in servers:
+        host, port = server, "53"
+        if server.startswith("["):
+            host, _, rest = server[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif server.count(":") == 1:
+            host, _, port = server.partition(":")
+        ipaddress.ip_address(host)
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{server!r}: the port must be 1-65535")
+    return servers
+
+
 class RedisWait(str):
     """MAILBUS_REDIS_WAIT parsed once: '' (off), 'N' (WAIT for N replicas), 'aof' or 'aof+N'
     (WAITAOF: the local AOF fsync, plus N replicas). False when off."""

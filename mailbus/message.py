@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
+from mailbus.auth.results import AuthResults
 from mailbus.envelope import Envelope
 
 
@@ -160,6 +161,7 @@ class InboundMessage:
     `text` is the first text/plain body part; when the message only has HTML, `text` is derived
     from it by stripping tags and `text_from_html` is True. `stripped_text` is `text` without
     quoted history and signature. `cid_map` maps Content-ID (without <>) to its attachment.
+    `auth` holds the SPF/DKIM/DMARC/ARC/iprev verdicts the worker computed before dispatch.
     """
 
     id: str = ""
@@ -188,6 +190,7 @@ class InboundMessage:
     classification: Classification = field(default_factory=Classification)
     defects: list[Defect] = field(default_factory=list)
     limits_hit: list[str] = field(default_factory=list)
+    auth: AuthResults = field(default_factory=AuthResults)
 
     def header(self, name: str) -> str | None:
         """The decoded value of the first header called `name` (case-insensitive), else None."""

@@ -423,6 +423,27 @@ class Settings:
         False,
         "the web console shows everything but cannot requeue",
     )
+    auth: bool = _var(
+        "MAILBUS_AUTH",
+        values.boolean,
+        True,
+        "on: workers compute SPF, DKIM, DMARC, ARC and iprev verdicts (msg.auth) before dispatch",
+    )
+    dns_servers: tuple[str, ...] = _var(
+        "MAILBUS_DNS_SERVERS",
+        values.dns_servers,
+        (),
+        "DNS servers for the verdicts, comma separated host[:port] (default: the system's)",
+    )
+    dns_timeout: float = _var(
+        "MAILBUS_DNS_TIMEOUT", values.positive_float, 3.0, "seconds one DNS query may take"
+    )
+    auth_timeout: float = _var(
+        "MAILBUS_AUTH_TIMEOUT",
+        values.positive_float,
+        10.0,
+        "seconds of DNS one message's verdicts may take; checks left after it are temperror",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = _var(
         "MAILBUS_LOG_LEVEL",
         values.choice("debug", "info", "warning", "error"),

@@ -86,8 +86,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> dict[str, str]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment for a mailbus subprocess: ours minus any MAILBUS_* the developer set."""
+    """The environment for a mailbus subprocess: ours minus any MAILBUS_* the developer set.
+
+    MAILBUS_AUTH is off unless a test turns it on (with its own DNS server, tests/auth): a
+    test's worker never asks the system's DNS about test domains."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBUS_")}
+    env["MAILBUS_AUTH"] = "off"
     env.update(extra)
     return env
 

@@ -14,6 +14,7 @@ from mailbus.router import Router
 from mailbus.settings import Settings
 from mailbus.stores import open_store
 from mailbus.stores.base import Store
+from workers import auth
 from workers.ledger import Ledger
 
 
@@ -34,6 +35,7 @@ def build(settings: Settings, router: Router, connection: redis.Redis | None = N
     connection = connection if connection is not None else redis_connection(settings.redis_url)
     store = open_store(settings.store, connection, raw_ttl=settings.raw_ttl)
     ledger = Ledger(connection, window=settings.dedupe_window)
+    auth.preload(settings)
     return Context(settings, connection, store, router, ledger)
 
 

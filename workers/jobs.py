@@ -26,7 +26,7 @@ from mailbus.parse import parse
 from mailbus.router import Match
 from mailbus.stores import RedisStore
 from mailbus.stores.base import attachment_key, done_key
-from workers import claims, context
+from workers import auth, claims, context
 from workers import metrics as worker_metrics
 
 logger = logging.getLogger("mailbus.worker")
@@ -117,6 +117,7 @@ def _deliver(
         started = time.perf_counter()
         msg = _parse(ctx, message_id, raw_key, envelope, raw)
         parse_ms = round((time.perf_counter() - started) * 1000, 1)
+        auth.attach(ctx, msg, raw, key, record.auth)  # before dispatch: routes may gate on it
         ledger.note(message_id, "parsed", attempt=attempt, attachments=len(msg.attachments),
                      defects=len(msg.defects), limits_hit=list(msg.limits_hit))  # fmt: skip
         log_event(logger, "message.parsed", id=message_id, attempt=attempt, parse_ms=parse_ms,
@@ -174,11 +175,12 @@ def _parse(
 ) -> Any:
     try:
         with worker_metrics.parsing():
-            return parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
+            msg = parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
     except FATAL:
         raise
     except Exception as exc:  # parse() promises never to raise; if it does, it is deterministic
         raise ParseFailure(f"parser raised {type(exc).__name__}: {exc}") from exc
+    return msg
 
 
 def _store_attachments(ctx: context.Context, msg: Any) -> None:

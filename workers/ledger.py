@@ -46,6 +46,7 @@ return 0
 class DeliveryRecord:
     delivered_by: str | None
     handlers_done: frozenset[str]
+    auth: str | None = None  # the verdicts (JSON) computed at the first attempt: workers.auth
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ def _text(value: Any) -> str | None:
 def _record(raw: dict[Any, Any]) -> DeliveryRecord:
     fields = {_text(k) or "": _text(v) for k, v in raw.items()}
     done = {k.removeprefix("handler:") for k in fields if k.startswith("handler:")}
-    return DeliveryRecord(delivered_by=fields.get("delivered"), handlers_done=frozenset(done))
+    return DeliveryRecord(delivered_by=fields.get("delivered"), handlers_done=frozenset(done),
+                          auth=fields.get("auth"))  # fmt: skip
 
 
 def _found(shared: dict[Any, Any], resend: Any) -> Found:
@@ -149,6 +151,13 @@ class Ledger:
         self.note(message_id, "handler", handler=handler, **event)
         if not later:
             self.write_pending()
+
+    def keep_auth(self, digest: str, verdicts: str) -> None:
+        """Store the delivery's verdicts with its next ledger write (a handler's result, a
+        failure, the release or the finish): every later attempt reads them with its claim."""
+        key = self._key(digest)
+        self._pending.append(lambda pipe: pipe.hset(key, "auth", verdicts))
+        self._touched.add(key)
 
     def mark_delivered(self, digest: str, message_id: str, token: str, **event: Any) -> None:
         """Record the delivery as finished by `message_id`, with its "done" event, and drop

@@ -40,6 +40,10 @@ DUPLICATES = Counter(
     "mailbus_worker_duplicates", "Copies of a delivered message kept from the handlers",
     registry=None,
 )  # fmt: skip
+AUTH_RESULTS = Counter(
+    "mailbus_worker_auth_results", "Authentication verdicts computed, per check and result",
+    ["check", "result"], registry=None,
+)  # fmt: skip
 DEAD_LETTERS = Counter(
     "mailbus_worker_dead_letters", "Messages moved to the dead-letter registry", registry=None
 )
@@ -52,6 +56,16 @@ def job_outcome(outcome: str) -> None:
         DEAD_LETTERS.inc()
     elif outcome == "duplicate":
         DUPLICATES.inc()
+
+
+def auth_results(results: Any) -> None:
+    """Count one message's verdicts (an AuthResults); one count per DKIM signature."""
+    for check in ("spf", "dmarc", "arc", "iprev"):
+        AUTH_RESULTS.labels(check=check, result=getattr(results, check).result).inc()
+    for signature in results.dkim or ():
+        AUTH_RESULTS.labels(check="dkim", result=signature.result).inc()
+    if not results.dkim:
+        AUTH_RESULTS.labels(check="dkim", result="none").inc()
 
 
 @contextmanager

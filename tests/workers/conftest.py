@@ -52,6 +52,7 @@ def make_settings(**changes: Any) -> Settings:
         retry_backoff=(0,),
         job_timeout=30,
         reconcile_interval=0,
+        auth=False,  # no DNS from delivery tests; tests/auth/test_worker.py covers msg.auth
     )
     return base.replace(**changes)
 

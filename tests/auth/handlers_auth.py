@@ -1,0 +1,17 @@
+"""The end-to-end handler: writes the verdicts it was given, and its defects, as a JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from mailbus import InboundMessage, Router
+
+router = Router()
+
+
+@router.route(to="*@example.com")
+def record(msg: InboundMessage) -> None:
+    line = {"id": msg.id, "auth": msg.auth.to_dict(), "defects": [d.kind for d in msg.defects]}
+    with open(os.environ["E2E_OUTPUT"], "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
