@@ -52,6 +52,7 @@ class Row:
     status: str
     size: int | None
     attachments: int | None
+    verdicts: dict[str, str]  # spf, dkim, dmarc from the worker's `auth` event; {} until then
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class Reader:
                     status=status_of(message_id, events, job_status),
                     size=_field(events, "received", "size"),
                     attachments=_field(events, "parsed", "attachments"),
+                    verdicts=verdicts(events),
                 )
             )
         return rows
@@ -260,6 +262,17 @@ def _header_block(head: bytes) -> bytes:
         if end >= 0:
             return head[: end + len(separator)]
     return head + b"\r\n\r\n"
+
+
+def verdicts(events: list[dict[str, Any]]) -> dict[str, str]:
+    """Whether to believe the message, as the worker judged it (its `auth` timeline event):
+    SPF, DMARC, and DKIM as its best signature's result ("none" without a signature)."""
+    found = next((e for e in reversed(events) if e.get("event") == "auth"), None)
+    if found is None:
+        return {}
+    dkim = [str(r) for r in found.get("dkim") or ()]
+    best = next((r for r in ("pass", "fail") if r in dkim), dkim[0] if dkim else "none")
+    return {"spf": str(found.get("spf")), "dkim": best, "dmarc": str(found.get("dmarc"))}
 
 
 def _field(events: list[dict[str, Any]], event: str, name: str) -> Any:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from console.auth import COOKIE, SESSION_SECONDS, Access
-from console.data import STATUSES, Reader
+from console.data import STATUSES, Reader, verdicts
 from console.health import read_health
 from console.templates import render
 from mailbus import deadletters
@@ -100,7 +100,7 @@ def message_page(request: Request) -> HTMLResponse:
     remote = request.query_params.get("remote") == "1"
     return _page(
         request, "message.html", id=message_id, msg=msg, status=status, events=events,
-        remote=remote,
+        remote=remote, verdicts=verdicts(events),
     )  # fmt: skip
 
 

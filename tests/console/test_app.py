@@ -262,3 +262,17 @@ def test_mailbus_console_on_a_public_address_without_a_token_exits_with_the_reas
     result = mailbus("console", env=env, timeout=60)
     assert result.returncode == 2
     assert "MAILBUS_CONSOLE_TOKEN" in result.stderr
+
+
+def test_the_list_and_the_message_show_the_workers_verdicts(fake, console) -> None:
+    client = console()
+    judged, unjudged = (
+        store_message(fake, client.settings, b"Subject: v\r\n\r\nx\r\n") for _ in "ab"
+    )
+    auth = {"event": "auth", "spf": "pass", "dkim": ["fail", "pass"], "dmarc": "fail"}
+    record(fake, judged, 600, auth)
+    listed = client.get("/messages").text
+    assert 'title="SPF pass, DKIM pass">DMARC fail</span>' in listed
+    page = client.get(f"/messages/{judged}").text
+    assert "SPF pass · DKIM pass · DMARC fail" in page
+    assert "not computed" in client.get(f"/messages/{unjudged}").text
