@@ -15,7 +15,8 @@ import ipaddress
 import time
 from collections.abc import Callable
 
-from listener import metrics
+from listener import metrics, replies
+from mailbus.settings import Settings
 
 RATE_WINDOW = 60.0  # seconds; Postfix anvil_rate_time_unit
 ERROR_SLEEP = 1.0  # seconds added before each reply once a session passes the soft error limit
@@ -119,8 +120,63 @@ class ConnectionLimits:
             del self.per_client[key]
 
 
+class Admission:
+    """One connection's places in the process's counts: the global slot taken at accept, then
+    the per-client slot and rate, judged on the real client (after any PROXY header)."""
+
+    def __init__(self, limits: ConnectionLimits, connection_rate: RateLimiter) -> None:
+        self.limits, self.connection_rate = limits, connection_rate
+        self.client = "?"  # the key per-client limits count under (client_key)
+        self.exempt = False  # inside MAILBUS_LIMIT_EXEMPT: no per-client counts or rates
+        self._open = self._counted = False
+
+    def at_accept(
+        self, ip: str, settings: Settings, *, host: str, draining: bool, busy: bool
+    ) -> tuple[str, str] | None:
+        """(reply, reason) refusing a new connection from `ip` before any greeting, or None.
+        Behind a PROXY balancer only the balancer is judged here; the client, once its header
+        is read (`admit`)."""
+        if draining:
+            return replies.SHUTTING_DOWN, "draining"
+        if busy:
+            return replies.TOO_BUSY, "busy"
+        self._open = self.limits.open()
+        if not self._open:
+            return replies.too_many_connections(host, ip), "connections"
+        if settings.proxy_protocol != "off":
+            if in_networks(ip, settings.proxy_trusted):
+                return None
+            return replies.proxy_refused(host, ip), "proxy_untrusted"
+        reason = self.admit(ip, settings.limit_exempt)
+        return (replies.too_many_connections(host, ip), reason) if reason else None
+
+    def admit(self, ip: str, exempt_networks: tuple[str, ...]) -> str | None:
+        """Count `ip` as a client: None when admitted, else why not ("per_ip",
+        "connection_rate")."""
+        self.client = client_key(ip)
+        self.exempt = in_networks(ip, exempt_networks)
+        if self.exempt:
+            return None
+        if not self.limits.open_client(self.client):
+            return "per_ip"
+        if not self.connection_rate.allow(self.client):
+            self.limits.close_client(self.client)
+            return "connection_rate"
+        self._counted = True
+        return None
+
+    def release(self) -> None:
+        """Give back whatever was taken; safe to call more than once."""
+        if self._counted:
+            self.limits.close_client(self.client)
+            self._counted = False
+        if self._open:
+            self.limits.close()
+            self._open = False
+
+
 class ByteBudget:
-    """DATA bytes held in memory by all sessions of this process (catalogue B10)."""
+    """DATA bytes held in memory by all sessions of this process (docs/threat-model.md, B10)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

@@ -2,7 +2,7 @@
 
 We advertise ENHANCEDSTATUSCODES, so every reply after the greeting and EHLO must carry one
 (clients such as libESMTP reject replies without). Our own replies are the constants below
-(Postfix wording, catalogue §2); `enhance` rewrites aiosmtpd's built-in replies, which mostly
+(Postfix wording); `enhance` rewrites aiosmtpd's built-in replies, which mostly
 lack a code, so nothing leaves the server without one.
 """
 

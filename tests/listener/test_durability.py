@@ -131,12 +131,12 @@ def test_internal_error_is_a_421_without_exception_text(
     listener: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """E09/D01: never aiosmtpd's `500 Error: (Class) text`."""
-    from listener import commands
+    from listener import gate
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret at 10.0.0.5")
 
-    monkeypatch.setattr(commands, "check_sender", boom)
+    monkeypatch.setattr(gate, "check_sender", boom)
     client = Client(listener.port)
     client.ehlo()
     assert client.cmd("MAIL FROM:<a@b.test>") == "421 4.3.0 mx.test Error: internal error"
