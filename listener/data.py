@@ -148,7 +148,7 @@ class Transfer:
         if reader.too_big:
             reply, reason = replies.TOO_BIG, "too_big"
         elif reader.dropped:
-            reply, reason = replies.NO_STORAGE, "no_storage"
+            reply, reason = replies.with_id(replies.NO_STORAGE, self.message_id), "no_storage"
         elif session.ctx.settings.bare_lf == "reject" and {"bare_lf", "bare_cr"} & set(notes):
             reply, reason = replies.BARE_LF, "bare_lf"
         else:
@@ -158,7 +158,7 @@ class Transfer:
             error = await self._persist(envelope)
             persist_ms = round((time.monotonic() - started) * 1000, 1)
             ok = replies.queued(self.message_id)
-            reply = replies.QUEUE_ERROR if error else ok
+            reply = replies.queue_error(self.message_id) if error else ok
             reason = "persist_failed" if error else ""
         if reason:
             session.count(reason)

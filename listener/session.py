@@ -135,7 +135,9 @@ class Session(SmtpProtocol):
         self.close_reason = f"timeout in {self.phase}"
         if self.transport is not None:
             if self.phase != "tls":
-                _write(self.transport, replies.timeout(self.hostname))
+                _write(
+                    self.transport, replies.with_id(replies.timeout(self.hostname), self.message_id)
+                )
             self.transport.close()
 
     def shut(self, *, only_idle: bool) -> None:
@@ -144,7 +146,7 @@ class Session(SmtpProtocol):
         if self.transport is None or (only_idle and not idle) or self.phase == "persist":
             return
         self.close_reason = "shutdown"
-        _write(self.transport, replies.SHUTTING_DOWN)
+        _write(self.transport, replies.with_id(replies.SHUTTING_DOWN, self.message_id))
         self.transport.close()
 
     # -- replies and counts ---------------------------------------------------------------
@@ -160,7 +162,7 @@ class Session(SmtpProtocol):
         """Never a 5xx with exception text: log it, tell the client to come back later."""
         log_event(log, "session.error", level=logging.ERROR, id=self.message_id,
                   peer=self.peer_ip, exc_info=error)  # fmt: skip
-        return replies.internal_error(self.hostname)
+        return replies.with_id(replies.internal_error(self.hostname), self.message_id)
 
     async def close_with(self, reply: str, reason: str) -> None:
         self.count(reason)
