@@ -12,10 +12,11 @@ against this file and tests/listener/test_address_fast_path.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from typing import Any
+from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, TLSSetupException
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -32,6 +33,35 @@ def buffered(reader: asyncio.StreamReader) -> bytearray:
 
 class SmtpProtocol(SMTP):
     """aiosmtpd's protocol with its internals named; `Session` builds on these methods only."""
+
+    def __dir__(self) -> list[str]:
+        """Only the smtp_ commands a subclass serves: aiosmtpd's __init__ scans dir() of the
+        protocol on every connection, which cost more than a whole 2 KB message's persist; a
+        class's names never change, so they are listed once. An MX takes no AUTH, so neither
+        smtp_AUTH nor the auth_ mechanisms are listed: AUTH is "command not recognized"."""
+        return list(self.served)
+
+    served: tuple[str, ...] = ()  # the smtp_ names of the class, listed once per subclass
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.served = tuple(n for n in dir(cls) if n.startswith("smtp_") and n != "smtp_AUTH")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """aiosmtpd makes a new `session` for the TLS transport after STARTTLS; the peer and
+        the PROXY header it carries are kept, they are the same client's."""
+        if not self.upgraded:
+            super().connection_made(transport)
+            return
+        assert self.session is not None
+        peer, proxy_data = self.session.peer, self.session.proxy_data
+        super().connection_made(transport)
+        self.session.peer, self.session.proxy_data = peer, proxy_data
+
+    def eof_received(self) -> bool | None:
+        """Half-close: finish the replies (and any persist) instead of cancelling like aiosmtpd."""
+        asyncio.StreamReaderProtocol.eof_received(self)
+        return False if self.tls_active else True
 
     # -- aiosmtpd calls these private names; they lead to the session's own methods -------
     async def _handle_client(self) -> None:
@@ -113,9 +143,30 @@ class SmtpProtocol(SMTP):
         """connection_made is being called again, for the TLS transport after STARTTLS."""
         return self.transport is not None and self._original_transport is not None
 
+    async def start_tls(self, timeout: float) -> None:
+        """aiosmtpd's STARTTLS (220, then the handshake), within `timeout` seconds; a handshake
+        that fails or takes longer raises TLSSetupException with the cause chained."""
+        try:
+            await asyncio.wait_for(SMTP.smtp_STARTTLS(self, None), timeout)
+        except TimeoutError as exc:
+            raise TLSSetupException("handshake timeout") from exc
+
     def tls_object(self) -> object:
         """asyncio's SSLObject of the handshake, where `tls.py`'s callback keeps what it saw."""
         return getattr(self._tls_protocol, "_sslobj", None)
+
+    def write_and_close(
+        self, reply: str | None, transport: asyncio.BaseTransport | None = None
+    ) -> None:
+        """Write `reply` without waiting, then close: refusals, timeouts and drain. A TLS layer
+        already torn down loses the reply, not the close."""
+        transport = transport or self.transport
+        if transport is None:
+            return
+        if reply is not None and not transport.is_closing():
+            with contextlib.suppress(AttributeError, RuntimeError):
+                cast(asyncio.WriteTransport, transport).write(reply.encode() + b"\r\n")
+        transport.close()
 
     def hang_up(self, error: Exception) -> None:
         """Close both transports (TLS and plain) now; a failed handshake never reaches

@@ -46,6 +46,14 @@ NO_VALID_RECIPIENTS = "554 5.5.1 Error: no valid recipients"
 TLS_ACTIVE = "554 5.5.1 Error: TLS already active"
 
 
+def ehlo(host: str, *, size: int, starttls: bool) -> str:
+    """The EHLO reply, one write: exactly the extensions we honour (no AUTH on an MX)."""
+    lines = [host, f"SIZE {size}", "8BITMIME", "PIPELINING", "SMTPUTF8", "ENHANCEDSTATUSCODES"]
+    lines += ["STARTTLS"] if starttls else []
+    last = len(lines) - 1
+    return "\r\n".join(("250 " if i == last else "250-") + line for i, line in enumerate(lines))
+
+
 def queued(message_id: str) -> str:
     return f"250 2.0.0 Ok: queued as {message_id}"
 

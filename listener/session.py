@@ -12,10 +12,9 @@ envelope rules (policy.py) and, per message, a `Transfer` (data.py) for everythi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from typing import Any, cast
+from typing import Any
 
 from aiosmtpd.smtp import TLSSetupException
 
@@ -37,13 +36,6 @@ PROBE_ENDS = frozenset({"client", "eof", "ConnectionResetError", "IncompleteRead
 
 class Session(SmtpProtocol):
     line_length_limit = READ_SIZE  # sizes aiosmtpd's StreamReader: bulk DATA reads, 128 KiB cap
-
-    def __dir__(self) -> list[str]:
-        """Only the smtp_ names we serve: aiosmtpd's __init__ scans dir() of the session (three
-        times) on every connection, which cost more than a whole 2 KB message's persist; the
-        class's names never change, so they are listed once. An MX takes no AUTH, so neither
-        smtp_AUTH nor the auth_ mechanisms are listed: AUTH is "command not recognized"."""
-        return list(_HOOK_NAMES)
 
     def __init__(self, ctx: ListenerContext) -> None:
         settings = ctx.settings
@@ -71,11 +63,8 @@ class Session(SmtpProtocol):
 
     # -- connection lifecycle -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.upgraded:
-            assert self.session is not None  # STARTTLS done: keep the (proxied) peer
-            peer, proxy_data = self.session.peer, self.session.proxy_data
+        if self.upgraded:  # the TLS transport after STARTTLS: the same client, a new layer
             super().connection_made(transport)
-            self.session.peer, self.session.proxy_data = peer, proxy_data
             self.phase = "idle"
             return
         ctx = self.ctx
@@ -87,8 +76,7 @@ class Session(SmtpProtocol):
             reply, reason = refused
             self.count(reason)
             log_event(log, "session.refused", peer=self.peer_ip, reason=reason)
-            _write(transport, reply)
-            transport.close()
+            self.write_and_close(reply, transport)
             self.admission.release()
             self.phase = "refused"
             return
@@ -125,20 +113,11 @@ class Session(SmtpProtocol):
         self.phase = "lost"
         super().connection_lost(error)
 
-    def eof_received(self) -> bool | None:
-        """Half-close: finish the replies (and any persist) instead of cancelling like aiosmtpd."""
-        asyncio.StreamReaderProtocol.eof_received(self)
-        return False if self.tls_active else True
-
     def on_timeout(self) -> None:
         self.count("timeout")
         self.close_reason = f"timeout in {self.phase}"
-        if self.transport is not None:
-            if self.phase != "tls":
-                _write(
-                    self.transport, replies.with_id(replies.timeout(self.hostname), self.message_id)
-                )
-            self.transport.close()
+        timeout = replies.with_id(replies.timeout(self.hostname), self.message_id)
+        self.write_and_close(None if self.phase == "tls" else timeout)
 
     def shut(self, *, only_idle: bool) -> None:
         """Drain: say 421 4.3.2 and close, now if idle, or at the grace deadline regardless."""
@@ -146,8 +125,7 @@ class Session(SmtpProtocol):
         if self.transport is None or (only_idle and not idle) or self.phase == "persist":
             return
         self.close_reason = "shutdown"
-        _write(self.transport, replies.with_id(replies.SHUTTING_DOWN, self.message_id))
-        self.transport.close()
+        self.write_and_close(replies.with_id(replies.SHUTTING_DOWN, self.message_id))
 
     # -- replies and counts ---------------------------------------------------------------
     async def push(self, status: Any) -> None:
@@ -318,15 +296,10 @@ class Session(SmtpProtocol):
         self.session.extended_smtp = verb == "EHLO"
         if verb == "HELO":
             await self.send_raw(f"250 {self.hostname}")
-            return
-        lines = [self.hostname, f"SIZE {self.ctx.settings.max_message_size}", "8BITMIME"]
-        lines += ["PIPELINING", "SMTPUTF8", "ENHANCEDSTATUSCODES"]
-        if self.tls_context and not self.tls_active:
-            lines.append("STARTTLS")
-        last = len(lines) - 1
-        await self.send_raw(  # one write, not one per line
-            "\r\n".join(("250 " if i == last else "250-") + line for i, line in enumerate(lines))
-        )
+        else:
+            starttls = bool(self.tls_context) and not self.tls_active
+            size = self.ctx.settings.max_message_size
+            await self.send_raw(replies.ehlo(self.hostname, size=size, starttls=starttls))
 
     async def smtp_STARTTLS(self, arg: str | None) -> None:
         if self.tls_active:
@@ -350,20 +323,14 @@ class Session(SmtpProtocol):
         self.phase = "tls"
         self.disarm()  # the handshake has its own bound (docs/threat-model.md A26)
         try:
-            timeout = self.ctx.settings.tls_handshake_timeout
-            await asyncio.wait_for(super().smtp_STARTTLS(arg), timeout)
-        except TimeoutError as exc:
-            self.count("tls_timeout")
-            self._tls_failed(exc)
-            raise TLSSetupException("handshake timeout") from exc
+            await self.start_tls(self.ctx.settings.tls_handshake_timeout)
         except TLSSetupException as exc:
-            self._tls_failed(exc.__cause__ or exc)
+            error = exc.__cause__ or exc
+            if isinstance(error, TimeoutError):
+                self.count("tls_timeout")
+            log_event(log, "session.tls_failed", level=logging.WARNING, peer=self.peer_ip,
+                      **tls.handshake_failure(error, self.tls_object()))  # fmt: skip
             raise
-
-    def _tls_failed(self, error: BaseException) -> None:
-        """One warning line saying why the handshake failed and what the client offered."""
-        log_event(log, "session.tls_failed", level=logging.WARNING, peer=self.peer_ip,
-                  **tls.handshake_failure(error, self.tls_object()))  # fmt: skip
 
     async def smtp_DATA(self, arg: str | None) -> None:
         """Checked here like any other command; all that follows 354 is listener/data.py's."""
@@ -392,13 +359,3 @@ class Session(SmtpProtocol):
             await self.push(reply)
         finally:
             self.message_id = None
-
-
-def _write(transport: asyncio.BaseTransport, reply: str) -> None:
-    """A reply written without waiting: refusals, timeouts and drain, just before close."""
-    if not transport.is_closing():
-        with contextlib.suppress(AttributeError, RuntimeError):  # a TLS layer already torn down
-            cast(asyncio.WriteTransport, transport).write(reply.encode() + b"\r\n")
-
-
-_HOOK_NAMES = tuple(n for n in dir(Session) if n.startswith("smtp_") and n != "smtp_AUTH")
