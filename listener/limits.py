@@ -4,7 +4,7 @@ Clients are keyed by IPv4 address or IPv6 /64 (one host usually owns a whole /64
 in memory, per listener process, like Postfix's anvil: they are lost on restart, and with
 `--processes N` a client spread over N processes by the kernel gets up to N times each rate. That
 is the price of never making a limiter a dependency: nothing here can fail, so mail never waits
-on it (catalogue B09 allows shared Redis counters only if they fail open; these cannot fail).
+on it (docs/threat-model.md B09).
 """
 
 from __future__ import annotations

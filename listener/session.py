@@ -312,7 +312,9 @@ class Session(SmtpProtocol):
             await self.push(replies.TLS_UNAVAILABLE)
             return
         admission = self.admission
-        if not admission.exempt and not self.ctx.tls_rate.allow(admission.client):  # B12
+        if not admission.exempt and not self.ctx.tls_rate.allow(
+            admission.client
+        ):  # threat-model B12
             self.count("tls_rate")  # handshakes cost CPU; plaintext delivery still works
             await self.push(replies.too_many_tls_sessions(self.peer_ip))
             return

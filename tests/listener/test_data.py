@@ -1,4 +1,7 @@
-"""Issue 3 item 1: the DATA phase — framing, dot-unstuffing, smuggling, long lines, size."""
+"""Issue 3 item 1: the DATA phase — framing, dot-unstuffing, smuggling, long lines, size.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from mailbus.envelope import Envelope
 from mailbus.trace import delivery_digest, split_trace
 from tests.listener.conftest import Client, Running, logged_id, stored, wait_for
 
-# catalogue A31: SMTP smuggling end-of-data variants (smtpsmug, SMTP-Smuggling-Tools)
+# docs/threat-model.md A31: SMTP smuggling end-of-data variants (smtpsmug, SMTP-Smuggling-Tools)
 SMUGGLING = [
     b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\n.\r\n", b"\r\n.\n",
     b"\r.\r\n", b"\r\n.\r", b"\r\n\x00.\r\n", b"\r\n.\x00\r\n", b"\r\n.\r\r\n", b"\r\r\n.\r\r\n",

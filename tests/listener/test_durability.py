@@ -1,4 +1,7 @@
-"""Issue 2/3 durability: Redis down or slow during DATA → 451 4.3.0, never half-written."""
+"""Issue 2/3 durability: Redis down or slow during DATA → 451 4.3.0, never half-written.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 

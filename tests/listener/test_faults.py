@@ -1,5 +1,6 @@
-"""Catalogue D09/D15/D17 and the supervisor: S3 errors and stalls, a store that cannot be
-written, a listener killed with SIGKILL mid-DATA, a crashed child replaced under --processes 2."""
+"""docs/threat-model.md D09/D15/D17 and the supervisor: S3 errors and stalls, a store that
+cannot be written, a listener killed with SIGKILL mid-DATA, a crashed child replaced under
+--processes 2."""
 
 from __future__ import annotations
 

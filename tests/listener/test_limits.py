@@ -1,4 +1,7 @@
-"""Issue 3 items 2-3: timeouts like Postfix, error/junk limits, connection caps, pipelining."""
+"""Issue 3 items 2-3: timeouts like Postfix, error/junk limits, connection caps, pipelining.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Catalogue B13/B14 and the persist bound: a lagging loop, a queue backlog, stuck persists."""
+"""docs/threat-model.md B13/B14 and the persist bound: a lagging loop, a queue backlog,
+stuck persists."""
 
 from __future__ import annotations
 
