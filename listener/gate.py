@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from listener import replies
 from listener.context import ListenerContext
-from listener.limits import Admission
+from listener.limits import Admission, ErrorCount
 from listener.policy import check_recipient, check_sender
 from mailbus.logs import escape, log_event
 
@@ -24,16 +24,14 @@ class Speaker(Protocol):
     """What the gate uses of its session (the session satisfies it; no import of it here)."""
 
     peer_ip: str
-    errors: int
     pregreeted: bool
 
     def count(self, reason: str) -> None: ...
 
 
 class Gate:
-    def __init__(self, ctx: ListenerContext, admission: Admission) -> None:
-        self.ctx, self.admission = ctx, admission
-        self.overshoot = 0  # recipients refused with 452 4.5.3 in this session
+    def __init__(self, ctx: ListenerContext, admission: Admission, errors: ErrorCount) -> None:
+        self.ctx, self.admission, self.errors = ctx, admission, errors
 
     def __dir__(self) -> list[str]:
         """The hooks aiosmtpd looks for (it scans dir() of the handler on every connection)."""
@@ -74,9 +72,7 @@ class Gate:
             return replies.PREGREET_ENFORCED
         if len(envelope.rcpt_tos) >= settings.max_recipients:
             server.count("too_many_recipients")
-            self.overshoot += 1  # the sender sends these again in another transaction
-            if self.overshoot > settings.recipient_overshoot_limit:
-                server.errors += 1  # Postfix smtpd_recipient_overshoot_limit, per session
+            self.errors.overshot()  # Postfix smtpd_recipient_overshoot_limit, per session
             return replies.TOO_MANY_RECIPIENTS
         if not self.admission.exempt and not self.ctx.recipient_rate.allow(client):
             server.count("recipient_rate")

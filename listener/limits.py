@@ -20,6 +20,7 @@ from mailbus.settings import Settings
 
 RATE_WINDOW = 60.0  # seconds; Postfix anvil_rate_time_unit
 ERROR_SLEEP = 1.0  # seconds added before each reply once a session passes the soft error limit
+JUNK = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP", "EHLO", "HELO"})  # Postfix's, plus HELO
 
 
 def client_key(ip: str) -> str:
@@ -173,6 +174,45 @@ class Admission:
         if self._open:
             self.limits.close()
             self._open = False
+
+
+class ErrorCount:
+    """One session's errors, counted as Postfix counts them: each 5xx reply, each junk command
+    past MAILBUS_JUNK_COMMAND_LIMIT (the junk count restarts when a message is accepted) and
+    each recipient past MAILBUS_RECIPIENT_OVERSHOOT_LIMIT. From MAILBUS_SOFT_ERROR_LIMIT every
+    4xx/5xx reply waits ERROR_SLEEP; at MAILBUS_HARD_ERROR_LIMIT the session is ended."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.total = self.junk = 0
+        self.overshoot = 0  # recipients refused with 452 4.5.3 in this session
+
+    def reply(self, text: str) -> bool:
+        """Count `text` if it is a 5xx; True when it must wait ERROR_SLEEP before it is sent."""
+        slow = text[:1] in ("4", "5") and self.total >= self.settings.soft_error_limit
+        if text[:1] == "5":
+            self.total += 1
+        return slow
+
+    def command(self, verb: str) -> None:
+        if verb in JUNK:
+            self.junk += 1
+            if self.junk > self.settings.junk_command_limit:
+                self.total += 1
+
+    def accepted(self) -> None:
+        """A message was accepted: junk before it was the client's business."""
+        self.junk = 0
+
+    def overshot(self) -> None:
+        """A recipient got 452 4.5.3; the sender should send it again in a new transaction."""
+        self.overshoot += 1
+        if self.overshoot > self.settings.recipient_overshoot_limit:
+            self.total += 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self.total >= self.settings.hard_error_limit
 
 
 class ByteBudget:

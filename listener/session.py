@@ -5,8 +5,9 @@ command loop, because the stock one resets its timer only on valid commands, nev
 errors, lets bare-LF commands and unadvertised pipelining through, and turns exceptions into a
 permanent 500 with the exception text. Every reply passes through `push`, which adds the
 enhanced status code and counts errors. The session owns small helpers for the cohesive parts:
-an `Admission` (limits.py) for its connection counts, the PROXY header reader (proxy.py), the
-envelope rules (policy.py) and, per message, a `Transfer` (data.py) for everything after DATA.
+an `Admission` and an `ErrorCount` (limits.py), a `Gate` (gate.py, its aiosmtpd handler) that
+decides MAIL and RCPT and, per message, a `Transfer` (data.py) for everything after DATA;
+command lines are vetted by commands.py, the PROXY header read by proxy.py.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ from listener import commands, metrics, proxy, replies, tls
 from listener.context import ListenerContext
 from listener.data import READ_SIZE, Transfer, envelope_of, refusal
 from listener.gate import Gate
-from listener.limits import ERROR_SLEEP, Admission
+from listener.limits import ERROR_SLEEP, Admission, ErrorCount
 from listener.policy import check_text
 from listener.protocol import SmtpProtocol
 from mailbus.logs import escape, log_event
 
 log = logging.getLogger("mailbus.listener")
-JUNK = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP", "EHLO", "HELO"})
 # How a client that never sent a line can end: a health check (docs/threat-model.md B15),
 # logged at debug only.
 PROBE_ENDS = frozenset({"client", "eof", "ConnectionResetError", "IncompleteReadError"})
@@ -40,8 +40,9 @@ class Session(SmtpProtocol):
     def __init__(self, ctx: ListenerContext) -> None:
         settings = ctx.settings
         self.admission = Admission(ctx.limits, ctx.connection_rate)
+        self.errors = ErrorCount(settings)
         super().__init__(
-            Gate(ctx, self.admission),
+            Gate(ctx, self.admission, self.errors),
             data_size_limit=settings.max_message_size,
             enable_SMTPUTF8=True,
             hostname=settings.hostname,
@@ -50,7 +51,7 @@ class Session(SmtpProtocol):
             timeout=settings.timeout,
         )
         self.ctx = ctx
-        self.errors = self.junk = self.messages = 0
+        self.messages = 0
         self.phase = "greeting"
         self.peer_ip, self.peer_port = "?", 0
         self.notes: set[str] = set()
@@ -103,8 +104,8 @@ class Session(SmtpProtocol):
                 helo=escape(self.session.host_name or "") if self.session else "",
                 tls=self.tls_active,
                 messages=self.messages,
-                errors=self.errors,
-                junk=self.junk,
+                errors=self.errors.total,
+                junk=self.errors.junk,
                 phase=self.phase,
                 reason=self.close_reason,
                 notes=sorted(self.notes),
@@ -130,10 +131,8 @@ class Session(SmtpProtocol):
     # -- replies and counts ---------------------------------------------------------------
     async def push(self, status: Any) -> None:
         text = replies.enhance(status) if isinstance(status, str) else status.decode()
-        if text[:1] in ("4", "5") and self.errors >= self.ctx.settings.soft_error_limit:
+        if self.errors.reply(text):
             await asyncio.sleep(ERROR_SLEEP)  # Postfix smtpd_error_sleep_time
-        if text[:1] == "5":
-            self.errors += 1
         await self.send_raw(text)
 
     async def handle_exception(self, error: Exception) -> str:
@@ -156,10 +155,10 @@ class Session(SmtpProtocol):
     def too_many_errors(self) -> bool:
         """At MAILBUS_HARD_ERROR_LIMIT: a warning with who and what came last (the caller says
         421 and closes), so an operator sees why the session ended."""
-        if self.errors < self.ctx.settings.hard_error_limit:
+        if not self.errors.exhausted:
             return False
         log_event(log, "session.too_many_errors", level=logging.WARNING, peer=self.peer_ip,
-                  errors=self.errors, verb=escape(self.verb))  # fmt: skip
+                  errors=self.errors.total, verb=escape(self.verb))  # fmt: skip
         return True
 
     # -- before the first command ---------------------------------------------------------
@@ -268,10 +267,7 @@ class Session(SmtpProtocol):
             self.count("unknown_command")
             await self.push(replies.UNKNOWN_COMMAND)
             return
-        if verb in JUNK:
-            self.junk += 1
-            if self.junk > self.ctx.settings.junk_command_limit:
-                self.errors += 1
+        self.errors.command(verb)
         await method(arg.strip().decode("utf-8", "surrogateescape") or None)
 
     # -- the commands (aiosmtpd parses MAIL/RCPT arguments and runs RSET, NOOP, QUIT...) ----
@@ -311,10 +307,8 @@ class Session(SmtpProtocol):
         if not self.tls_context:
             await self.push(replies.TLS_UNAVAILABLE)
             return
-        admission = self.admission
-        if not admission.exempt and not self.ctx.tls_rate.allow(
-            admission.client
-        ):  # threat-model B12
+        admission = self.admission  # a rate of new TLS sessions per client, threat model B12
+        if not admission.exempt and not self.ctx.tls_rate.allow(admission.client):
             self.count("tls_rate")  # handshakes cost CPU; plaintext delivery still works
             await self.push(replies.too_many_tls_sessions(self.peer_ip))
             return
@@ -356,7 +350,7 @@ class Session(SmtpProtocol):
                 return
             self.end_transaction()
             if reply.startswith("250"):
-                self.junk = 0
+                self.errors.accepted()
                 self.messages += 1
             await self.push(reply)
         finally:
