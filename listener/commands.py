@@ -9,8 +9,12 @@ the session's business.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from listener import replies
+from mailbus.logs import escape, log_event
+
+log = logging.getLogger("mailbus.listener")
 
 ENDS_GROUP = frozenset({"EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"})  # RFC 2920 §3.1
 NON_SMTP = frozenset({"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "USER"})
@@ -50,18 +54,28 @@ def split(raw: bytes) -> tuple[bytes, str, bytes, bool]:
 
 
 def refusal(
-    line: bytes, verb: str, *, crlf: bool, reject_bare_lf: bool, extended: bool, pipelined: bool
+    line: bytes,
+    verb: str,
+    *,
+    crlf: bool,
+    reject_bare_lf: bool,
+    extended: bool,
+    pipelined: bool,
+    peer: str,
 ) -> tuple[str, str] | None:
     """(reply, reason) refusing the line before its handler runs, or None. A reason means the
-    session closes after the reply ("bare_lf", "non_smtp", "pipelining"); "" means it goes on."""
+    session closes after the reply ("bare_lf", "non_smtp", "pipelining"); "" means it goes on.
+    Another protocol and a broken pipeline are logged here, with `peer`."""
     if not crlf and reject_bare_lf:
         return replies.BARE_LF, "bare_lf"
     if not verb.isalpha() and not verb.endswith(":"):
         return replies.BAD_SYNTAX, ""
     if verb in NON_SMTP or verb.endswith(":"):
+        log_event(log, "session.non_smtp", peer=peer, line=escape(line))
         return replies.NON_SMTP, "non_smtp"
     if len(line) + 2 > (MAIL_MAX if verb == "MAIL" and extended else COMMAND_MAX):
         return replies.COMMAND_TOO_LONG, ""
     if pipelined and verb not in ("QUIT", "STARTTLS") and (not extended or verb in ENDS_GROUP):
+        log_event(log, "session.pipelining", peer=peer, verb=verb)
         return replies.SYNC_ERROR, "pipelining"
     return None

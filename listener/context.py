@@ -12,6 +12,7 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from listener import metrics
 from listener.limits import ByteBudget, ConnectionLimits, RateLimiter
 from listener.load import Backlog, LoopLag
 from listener.persist import Persister
@@ -45,6 +46,11 @@ class ListenerContext:
     sessions: set[Open] = field(default_factory=set)
     # Rejections by reason, also exported as mailbus_listener_rejections_total; logged at shutdown.
     counters: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def count(self, reason: str) -> None:
+        """One rejection (or other notable end) of `reason`, in the counters and the metrics."""
+        self.counters[reason] += 1
+        metrics.REJECTIONS.labels(reason).inc()
 
     @classmethod
     def build(

@@ -28,7 +28,6 @@ from typing import Any, Protocol, cast
 
 from listener import metrics, replies
 from listener.context import ListenerContext
-from listener.limits import ByteBudget
 from listener.persist import Message
 from mailbus.envelope import Envelope
 from mailbus.ids import new_message_id
@@ -56,18 +55,19 @@ class Conversation(Protocol):
     def unread(self, data: bytes) -> None: ...
     def arm(self, seconds: float | None = None) -> None: ...
     def disarm(self) -> None: ...
-    def count(self, reason: str) -> None: ...
 
 
-def refusal(envelope: Any, arg: str | None, budget: ByteBudget) -> str | None:
+def refusal(envelope: Any, arg: str | None, ctx: ListenerContext) -> str | None:
     """The reply refusing a DATA command before 354 (aiosmtpd's envelope), or None."""
     if not envelope.rcpt_tos:
-        return (
-            replies.NO_VALID_RECIPIENTS if getattr(envelope, "rejected", 0) else replies.NEED_RCPT
-        )
+        rejected = getattr(envelope, "rejected", 0)  # every RCPT was refused
+        return replies.NO_VALID_RECIPIENTS if rejected else replies.NEED_RCPT
     if arg:
         return replies.SYNTAX_DATA
-    return None if budget.fits(1) else replies.NO_STORAGE
+    if ctx.budget.fits(1):
+        return None
+    ctx.count("no_storage")
+    return replies.NO_STORAGE
 
 
 def envelope_of(session: Any, envelope: Any, peer: str, tls: bool) -> Envelope:
@@ -161,7 +161,7 @@ class Transfer:
             reply = replies.queue_error(self.message_id) if error else ok
             reason = "persist_failed" if error else ""
         if reason:
-            session.count(reason)
+            session.ctx.count(reason)
         accepted = reply.startswith("250")
         metrics.MESSAGES.labels("accepted" if accepted else "failed" if error else "rejected").inc()
         metrics.BYTES.inc(reader.size)

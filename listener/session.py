@@ -5,9 +5,9 @@ command loop, because the stock one resets its timer only on valid commands, nev
 errors, lets bare-LF commands and unadvertised pipelining through, and turns exceptions into a
 permanent 500 with the exception text. Every reply passes through `push`, which adds the
 enhanced status code and counts errors. The session owns small helpers for the cohesive parts:
-an `Admission` and an `ErrorCount` (limits.py), a `Gate` (gate.py, its aiosmtpd handler) that
-decides MAIL and RCPT and, per message, a `Transfer` (data.py) for everything after DATA;
-command lines are vetted by commands.py, the PROXY header read by proxy.py.
+an `Admission` and an `ErrorCount` (limits.py), a `Greeting` (greeting.py), a `Gate` (gate.py,
+its aiosmtpd handler) that decides MAIL, RCPT and STARTTLS and, per message, a `Transfer`
+(data.py) for everything after DATA; commands.py vets command lines, proxy.py reads PROXY.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from listener import commands, metrics, proxy, replies, tls
 from listener.context import ListenerContext
 from listener.data import READ_SIZE, Transfer, envelope_of, refusal
 from listener.gate import Gate
+from listener.greeting import Greeting
 from listener.limits import ERROR_SLEEP, Admission, ErrorCount
 from listener.policy import check_text
 from listener.protocol import SmtpProtocol
@@ -41,8 +42,10 @@ class Session(SmtpProtocol):
         settings = ctx.settings
         self.admission = Admission(ctx.limits, ctx.connection_rate)
         self.errors = ErrorCount(settings)
+        self.greeting = Greeting(ctx)
+        self.gate = Gate(ctx, self.admission, self.errors, self.greeting)
         super().__init__(
-            Gate(ctx, self.admission, self.errors),
+            self.gate,
             data_size_limit=settings.max_message_size,
             enable_SMTPUTF8=True,
             hostname=settings.hostname,
@@ -58,7 +61,6 @@ class Session(SmtpProtocol):
         self.started = time.monotonic()
         self.close_reason = "client"
         self.spoke = False
-        self.pregreeted = False  # talked before the greeting, MAILBUS_GREET_ACTION=enforce
         self.verb = ""  # the last command's verb, for the too-many-errors warning
         self.message_id: str | None = None  # the message between 354 and its final reply
 
@@ -75,7 +77,7 @@ class Session(SmtpProtocol):
                                            draining=ctx.draining, busy=ctx.lag.busy)  # fmt: skip
         if refused is not None:
             reply, reason = refused
-            self.count(reason)
+            self.ctx.count(reason)
             log_event(log, "session.refused", peer=self.peer_ip, reason=reason)
             self.write_and_close(reply, transport)
             self.admission.release()
@@ -115,7 +117,7 @@ class Session(SmtpProtocol):
         super().connection_lost(error)
 
     def on_timeout(self) -> None:
-        self.count("timeout")
+        self.ctx.count("timeout")
         self.close_reason = f"timeout in {self.phase}"
         timeout = replies.with_id(replies.timeout(self.hostname), self.message_id)
         self.write_and_close(None if self.phase == "tls" else timeout)
@@ -142,15 +144,11 @@ class Session(SmtpProtocol):
         return replies.with_id(replies.internal_error(self.hostname), self.message_id)
 
     async def close_with(self, reply: str, reason: str) -> None:
-        self.count(reason)
+        self.ctx.count(reason)
         self.close_reason = reason
         await self.send_raw(reply)
         if self.transport is not None:
             self.transport.close()
-
-    def count(self, reason: str) -> None:
-        self.ctx.counters[reason] += 1
-        metrics.REJECTIONS.labels(reason).inc()
 
     def too_many_errors(self) -> bool:
         """At MAILBUS_HARD_ERROR_LIMIT: a warning with who and what came last (the caller says
@@ -163,28 +161,13 @@ class Session(SmtpProtocol):
 
     # -- before the first command ---------------------------------------------------------
     async def _greet(self) -> bool:
-        """PROXY header if configured, then the 220 (after MAILBUS_GREET_WAIT; a client that
-        talks before it gets MAILBUS_GREET_ACTION, docs/threat-model.md A10); False when the
-        session is over."""
-        settings = self.ctx.settings
-        if settings.proxy_protocol != "off" and not await self._read_proxy():
+        """The PROXY header if configured, then the greeting; False when the session is over."""
+        if self.ctx.settings.proxy_protocol != "off" and not await self._read_proxy():
             return False
-        banner = f"220 {self.hostname} ESMTP mailbus"
-        if settings.greet_wait > 0:
-            await self.send_raw(banner.replace("220 ", "220-", 1))
-            await asyncio.sleep(settings.greet_wait)
-            early = self.peek(100)
-            if early:
-                action = settings.greet_action
-                log_event(log, "session.pregreet", peer=self.peer_ip, first=escape(early),
-                          action=action)  # fmt: skip
-                self.count("pregreet")
-                if action == "drop":
-                    await self.close_with(replies.PREGREET, "pregreet")
-                    return False
-                self.pregreeted = action == "enforce"
-        await self.send_raw(banner)
-        return True
+        if await self.greeting.send(self):
+            return True
+        await self.close_with(replies.PREGREET, "pregreet")
+        return False
 
     async def _read_proxy(self) -> bool:
         """The PROXY header (required, never guessed); limits then apply to the real client."""
@@ -193,7 +176,7 @@ class Session(SmtpProtocol):
         self.arm(min(proxy.TIMEOUT, settings.timeout))
         data, error = await proxy.read_header(self.stream, int(settings.proxy_protocol[1]))
         if data is None:
-            self.count("proxy_invalid")
+            self.ctx.count("proxy_invalid")
             log_event(log, "session.proxy_invalid", peer=self.peer_ip, error=error)
             self.close_reason = "proxy_invalid"
             self.transport.close()
@@ -251,20 +234,16 @@ class Session(SmtpProtocol):
             self.notes.add("bare_lf")
         self.verb = verb
         extended = bool(self.session.extended_smtp)
-        refused = commands.refusal(line, verb, crlf=crlf, extended=extended,
+        refused = commands.refusal(line, verb, crlf=crlf, extended=extended, peer=self.peer_ip,
                                    reject_bare_lf=self.ctx.settings.bare_lf == "reject",
                                    pipelined=self.pending() > 0)  # fmt: skip
         if refused is not None:
             reply, reason = refused
-            if reason == "non_smtp":
-                log_event(log, "session.non_smtp", peer=self.peer_ip, line=escape(line))
-            elif reason == "pipelining":
-                log_event(log, "session.pipelining", peer=self.peer_ip, verb=verb)
             await (self.close_with(reply, reason) if reason else self.push(reply))
             return
         method = self.command(verb)
         if method is None:
-            self.count("unknown_command")
+            self.ctx.count("unknown_command")
             await self.push(replies.UNKNOWN_COMMAND)
             return
         self.errors.command(verb)
@@ -298,19 +277,9 @@ class Session(SmtpProtocol):
             await self.send_raw(replies.ehlo(self.hostname, size=size, starttls=starttls))
 
     async def smtp_STARTTLS(self, arg: str | None) -> None:
-        if self.tls_active:
-            await self.push(replies.TLS_ACTIVE)
-            return
-        if arg:
-            await self.push(replies.SYNTAX_STARTTLS)
-            return
-        if not self.tls_context:
-            await self.push(replies.TLS_UNAVAILABLE)
-            return
-        admission = self.admission  # a rate of new TLS sessions per client, threat model B12
-        if not admission.exempt and not self.ctx.tls_rate.allow(admission.client):
-            self.count("tls_rate")  # handshakes cost CPU; plaintext delivery still works
-            await self.push(replies.too_many_tls_sessions(self.peer_ip))
+        refused = self.gate.starttls(self, arg, offered=bool(self.tls_context))
+        if refused is not None:
+            await self.push(refused)
             return
         pending = self.pending()
         if pending:  # RFC 3207 §4.2 / CVE-2024-34083: aiosmtpd discards them after the handshake
@@ -323,7 +292,7 @@ class Session(SmtpProtocol):
         except TLSSetupException as exc:
             error = exc.__cause__ or exc
             if isinstance(error, TimeoutError):
-                self.count("tls_timeout")
+                self.ctx.count("tls_timeout")
             log_event(log, "session.tls_failed", level=logging.WARNING, peer=self.peer_ip,
                       **tls.handshake_failure(error, self.tls_object()))  # fmt: skip
             raise
@@ -333,10 +302,8 @@ class Session(SmtpProtocol):
         if await self.check_helo_needed():
             return
         assert self.envelope is not None
-        refused = refusal(self.envelope, arg, self.ctx.budget)
+        refused = refusal(self.envelope, arg, self.ctx)
         if refused is not None:
-            if refused == replies.NO_STORAGE:
-                self.count("no_storage")
             await self.push(refused)
             return
         assert self.session is not None
