@@ -97,22 +97,13 @@ class Session(SmtpProtocol):
             if not self.spoke and self.close_reason in PROBE_ENDS:
                 self.close_reason = "probe"
             metrics.SESSIONS.labels(self.close_reason.split()[0]).inc()
-            log_event(
-                log,
-                "session.end",
-                level=logging.DEBUG if self.close_reason == "probe" else logging.INFO,
-                id=self.message_id,
-                peer=f"{self.peer_ip}:{self.peer_port}",
-                helo=escape(self.session.host_name or "") if self.session else "",
-                tls=self.tls_active,
-                messages=self.messages,
-                errors=self.errors.total,
-                junk=self.errors.junk,
-                phase=self.phase,
-                reason=self.close_reason,
-                notes=sorted(self.notes),
-                seconds=round(time.monotonic() - self.started, 3),
-            )
+            level = logging.DEBUG if self.close_reason == "probe" else logging.INFO
+            helo = escape(self.session.host_name or "") if self.session else ""
+            log_event(log, "session.end", level=level, id=self.message_id,
+                      peer=f"{self.peer_ip}:{self.peer_port}", helo=helo, tls=self.tls_active,
+                      messages=self.messages, errors=self.errors.total, junk=self.errors.junk,
+                      phase=self.phase, reason=self.close_reason, notes=sorted(self.notes),
+                      seconds=round(time.monotonic() - self.started, 3))  # fmt: skip
         self.phase = "lost"
         super().connection_lost(error)
 
