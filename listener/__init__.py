@@ -7,29 +7,30 @@ docs/threat-model.md.
 
 Module map (the session imports the modules it uses; none of them imports the session):
     server    sockets, processes, signals, drain; builds one `ListenerContext` per process
-    context   what all sessions of a process share (settings, persister, limits, guards)
-    session   one connection, the `Session` class: admission, greeting and PROXY header, the
-              command loop, every command (EHLO, HELO, STARTTLS here; MAIL/RCPT via gate, DATA
-              via data), timers, error counts, drain
+    context   what all sessions of a process share (settings, persister, limits, counters)
+    session   one connection, the `Session` class: admission, the command loop, every command
+              (EHLO, HELO, STARTTLS and DATA's checks here), timers, error counts, drain
     protocol  aiosmtpd's SMTP protocol behind named methods: the only use of its private names
               and of asyncio's `StreamReader._buffer`
+    greeting  the 220, and clients that talk before it
+    proxy     the PROXY protocol header (the real client behind a load balancer)
     commands  one command line: read whole, split, vetted (bare LF, length, pipelining, HTTP)
-    gate      MAIL and RCPT: the session's aiosmtpd handler, deciding on each address
-    data      DATA from the command to the final reply: read, size and memory limits, persist
+    gate      the session's aiosmtpd handler: may the client MAIL, RCPT, STARTTLS now?
+    data      DATA from 354 to the final reply: read, size and memory limits, persist, reply
     persist   store + enqueue, shielded from the session, bounded, committed in groups
     policy    envelope rules (HELO text, sender and recipient syntax, served domains)
-    limits    connection counts and rates per client and process, the DATA byte budget
+    limits    connection counts and rates per client and process, error counts, DATA bytes
     load      overload guards: event-loop lag, queue backlog
-    proxy     the PROXY protocol header (real client behind a load balancer)
     tls       the STARTTLS context and what a failed handshake tells the log
     replies   every reply text, with its enhanced status code
     metrics   the Prometheus series the listener exports
 
 Where is ...
-    a command handled?       session.py (`smtp_<VERB>`); MAIL and RCPT decided in gate.py
-    DATA read?               data.py (`Transfer`, `DataReader`)
-    the 250 decided?         data.py (`Transfer._finish`, only after `Persister.persist`)
-    a limit enforced?        limits.py (connections, rates, bytes in flight: `at_accept`,
-                             `admit`, `ByteBudget`), commands.py (line length, errors counted in
-                             session.py), data.py (message size), gate.py (recipients, rates)
+    a command handled?    session.py (`smtp_<VERB>`); gate.py decides MAIL, RCPT and STARTTLS
+    DATA read?            data.py (`Transfer`, reading with `DataReader`)
+    the 250 decided?      data.py (`Transfer._finish`, only after `Persister.persist` returned)
+    a limit enforced?     limits.py (connections and rates at accept: `Admission`; errors and
+                          junk: `ErrorCount`; bytes in flight: `ByteBudget`), gate.py (per
+                          client rates, recipients), commands.py (line length), data.py
+                          (message size), load.py (overload)
 """
