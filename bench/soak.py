@@ -1,4 +1,4 @@
-"""`python -m bench.soak`: catalogue case B16, sustained SMTP load on the listener for an hour.
+"""`python -m bench.soak`: an hour of SMTP load on the listener (docs/threat-model.md B16).
 
 Like Postfix's `smtp-source -s 100 -l 102400 -r 5 -N` (a new connection per message, numbered
 recipients) against `mailbus listen` (Redis store) and `mailbus worker --processes 2` on a

@@ -6,19 +6,26 @@ session, so tests can run several independent listeners in one interpreter.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import ssl
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from listener import metrics
 from listener.limits import ByteBudget, ConnectionLimits, RateLimiter
 from listener.load import Backlog, LoopLag
 from listener.persist import Persister
 from listener.policy import Domains
 from mailbus.settings import Settings
 
-if TYPE_CHECKING:
-    from listener.session import Session
+
+class Open(Protocol):
+    """What a drain needs of an open session (the session satisfies it; no import of it here)."""
+
+    @property
+    def transport(self) -> asyncio.BaseTransport | None: ...
+    def shut(self, *, only_idle: bool) -> None: ...
 
 
 @dataclass
@@ -36,9 +43,14 @@ class ListenerContext:
     backlog: Backlog
     tls_context: ssl.SSLContext | None = None
     draining: bool = False
-    sessions: set[Session] = field(default_factory=set)
+    sessions: set[Open] = field(default_factory=set)
     # Rejections by reason, also exported as mailbus_listener_rejections_total; logged at shutdown.
     counters: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def count(self, reason: str) -> None:
+        """One rejection (or other notable end) of `reason`, in the counters and the metrics."""
+        self.counters[reason] += 1
+        metrics.REJECTIONS.labels(reason).inc()
 
     @classmethod
     def build(

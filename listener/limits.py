@@ -4,7 +4,7 @@ Clients are keyed by IPv4 address or IPv6 /64 (one host usually owns a whole /64
 in memory, per listener process, like Postfix's anvil: they are lost on restart, and with
 `--processes N` a client spread over N processes by the kernel gets up to N times each rate. That
 is the price of never making a limiter a dependency: nothing here can fail, so mail never waits
-on it (catalogue B09 allows shared Redis counters only if they fail open; these cannot fail).
+on it (docs/threat-model.md B09).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import ipaddress
 import time
 from collections.abc import Callable
 
-from listener import metrics
+from listener import metrics, replies
+from mailbus.settings import Settings
 
 RATE_WINDOW = 60.0  # seconds; Postfix anvil_rate_time_unit
 ERROR_SLEEP = 1.0  # seconds added before each reply once a session passes the soft error limit
+JUNK = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP", "EHLO", "HELO"})  # Postfix's, plus HELO
 
 
 def client_key(ip: str) -> str:
@@ -119,8 +121,102 @@ class ConnectionLimits:
             del self.per_client[key]
 
 
+class Admission:
+    """One connection's places in the process's counts: the global slot taken at accept, then
+    the per-client slot and rate, judged on the real client (after any PROXY header)."""
+
+    def __init__(self, limits: ConnectionLimits, connection_rate: RateLimiter) -> None:
+        self.limits, self.connection_rate = limits, connection_rate
+        self.client = "?"  # the key per-client limits count under (client_key)
+        self.exempt = False  # inside MAILBUS_LIMIT_EXEMPT: no per-client counts or rates
+        self._open = self._counted = False
+
+    def at_accept(
+        self, ip: str, settings: Settings, *, host: str, draining: bool, busy: bool
+    ) -> tuple[str, str] | None:
+        """(reply, reason) refusing a new connection from `ip` before any greeting, or None.
+        Behind a PROXY balancer only the balancer is judged here; the client, once its header
+        is read (`admit`)."""
+        if draining:
+            return replies.SHUTTING_DOWN, "draining"
+        if busy:
+            return replies.TOO_BUSY, "busy"
+        self._open = self.limits.open()
+        if not self._open:
+            return replies.too_many_connections(host, ip), "connections"
+        if settings.proxy_protocol != "off":
+            if in_networks(ip, settings.proxy_trusted):
+                return None
+            return replies.proxy_refused(host, ip), "proxy_untrusted"
+        reason = self.admit(ip, settings.limit_exempt)
+        return (replies.too_many_connections(host, ip), reason) if reason else None
+
+    def admit(self, ip: str, exempt_networks: tuple[str, ...]) -> str | None:
+        """Count `ip` as a client: None when admitted, else why not ("per_ip",
+        "connection_rate")."""
+        self.client = client_key(ip)
+        self.exempt = in_networks(ip, exempt_networks)
+        if self.exempt:
+            return None
+        if not self.limits.open_client(self.client):
+            return "per_ip"
+        if not self.connection_rate.allow(self.client):
+            self.limits.close_client(self.client)
+            return "connection_rate"
+        self._counted = True
+        return None
+
+    def release(self) -> None:
+        """Give back whatever was taken; safe to call more than once."""
+        if self._counted:
+            self.limits.close_client(self.client)
+            self._counted = False
+        if self._open:
+            self.limits.close()
+            self._open = False
+
+
+class ErrorCount:
+    """One session's errors, counted as Postfix counts them: each 5xx reply, each junk command
+    past MAILBUS_JUNK_COMMAND_LIMIT (the junk count restarts when a message is accepted) and
+    each recipient past MAILBUS_RECIPIENT_OVERSHOOT_LIMIT. From MAILBUS_SOFT_ERROR_LIMIT every
+    4xx/5xx reply waits ERROR_SLEEP; at MAILBUS_HARD_ERROR_LIMIT the session is ended."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.total = self.junk = 0
+        self.overshoot = 0  # recipients refused with 452 4.5.3 in this session
+
+    def reply(self, text: str) -> bool:
+        """Count `text` if it is a 5xx; True when it must wait ERROR_SLEEP before it is sent."""
+        slow = text[:1] in ("4", "5") and self.total >= self.settings.soft_error_limit
+        if text[:1] == "5":
+            self.total += 1
+        return slow
+
+    def command(self, verb: str) -> None:
+        if verb in JUNK:
+            self.junk += 1
+            if self.junk > self.settings.junk_command_limit:
+                self.total += 1
+
+    def accepted(self) -> None:
+        """A message was accepted: junk before it was the client's business."""
+        self.junk = 0
+
+    def overshot(self) -> None:
+        """A recipient got 452 4.5.3; the sender should send it again in a new transaction."""
+        self.overshoot += 1
+        if self.overshoot > self.settings.recipient_overshoot_limit:
+            self.total += 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self.total >= self.settings.hard_error_limit
+
+
 class ByteBudget:
-    """DATA bytes held in memory by all sessions of this process (catalogue B10)."""
+    """DATA bytes held in memory by all sessions of this process (docs/threat-model.md, B10)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

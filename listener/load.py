@@ -1,4 +1,5 @@
-"""Overload guards for one listener process: event-loop lag (B13) and queue backlog (B14).
+"""Overload guards for one listener process: event-loop lag and queue backlog (B13, B14 in
+docs/threat-model.md).
 
 `LoopLag` is a task that sleeps a tenth of a second and measures how late it wakes; above
 MAILBUS_MAX_LOOP_LAG new connections are refused with 421 4.3.2 (sessions already open go on)

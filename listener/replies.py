@@ -2,8 +2,9 @@
 
 We advertise ENHANCEDSTATUSCODES, so every reply after the greeting and EHLO must carry one
 (clients such as libESMTP reject replies without). Our own replies are the constants below
-(Postfix wording, catalogue §2); `enhance` rewrites aiosmtpd's built-in replies, which mostly
-lack a code, so nothing leaves the server without one.
+(Postfix wording); `enhance` rewrites aiosmtpd's built-in replies, which mostly lack a code,
+so nothing leaves the server without one. A temporary failure once a message has an id (DATA
+answered with 354) ends with ` (id=<message id>)` (`with_id`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ NON_SMTP = "221 2.7.0 Error: I can break rules, too. Goodbye."
 START_DATA = "354 End data with <CR><LF>.<CR><LF>"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down"
 TOO_BUSY = "421 4.3.2 Too busy; please try again later"
-QUEUE_ERROR = "451 4.3.0 Error: queue file write error"
+QUEUE_ERROR = "451 4.3.0 Error: queue file write error"  # sent as queue_error(id)
 NO_STORAGE = "452 4.3.1 Insufficient system storage"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Error: too many recipients"
 TLS_UNAVAILABLE = "454 4.7.0 TLS not available due to local problem"
@@ -45,8 +46,26 @@ NO_VALID_RECIPIENTS = "554 5.5.1 Error: no valid recipients"
 TLS_ACTIVE = "554 5.5.1 Error: TLS already active"
 
 
+def ehlo(host: str, *, size: int, starttls: bool) -> str:
+    """The EHLO reply, one write: exactly the extensions we honour (no AUTH on an MX)."""
+    lines = [host, f"SIZE {size}", "8BITMIME", "PIPELINING", "SMTPUTF8", "ENHANCEDSTATUSCODES"]
+    lines += ["STARTTLS"] if starttls else []
+    last = len(lines) - 1
+    return "\r\n".join(("250 " if i == last else "250-") + line for i, line in enumerate(lines))
+
+
 def queued(message_id: str) -> str:
     return f"250 2.0.0 Ok: queued as {message_id}"
+
+
+def queue_error(message_id: str) -> str:
+    return with_id(QUEUE_ERROR, message_id)
+
+
+def with_id(reply: str, message_id: str | None) -> str:
+    """A temporary failure names the message it refuses, as Haraka does: the sender's bounce or
+    retry log then leads an operator to our log lines for that id (and so to the session)."""
+    return f"{reply} (id={message_id})" if message_id else reply
 
 
 def timeout(host: str) -> str:

@@ -1,53 +1,51 @@
-"""One SMTP connection: admission, the command loop, timers, error limits and drain.
+"""One SMTP connection: admission, greeting, the command loop and every command, timers, drain.
 
-`Session` subclasses aiosmtpd's `SMTP` protocol but runs its own command loop, because the
-stock one resets its timer only on valid commands, never counts errors, lets bare-LF commands and
-unadvertised pipelining through, and turns exceptions into a permanent 500 with the exception
-text. Every reply passes through `push`, which adds the enhanced status code and counts errors.
+`Session` builds on aiosmtpd's protocol (seen through `listener.protocol`) but runs its own
+command loop, because the stock one resets its timer only on valid commands, never counts
+errors, lets bare-LF commands and unadvertised pipelining through, and turns exceptions into a
+permanent 500 with the exception text. Every reply passes through `push`, which adds the
+enhanced status code and counts errors. The session owns small helpers for the cohesive parts:
+an `Admission` and an `ErrorCount` (limits.py), a `Greeting` (greeting.py), a `Gate` (gate.py,
+its aiosmtpd handler) that decides MAIL, RCPT and STARTTLS and, per message, a `Transfer`
+(data.py) for everything after DATA; commands.py vets command lines, proxy.py reads PROXY.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from typing import Any, cast
+from typing import Any
 
-from aiosmtpd.smtp import SMTP, TLSSetupException
+from aiosmtpd.smtp import TLSSetupException
 
-from listener import metrics, replies
-from listener.commands import safe
+from listener import commands, metrics, proxy, replies, tls
 from listener.context import ListenerContext
-from listener.limits import ERROR_SLEEP, client_key, in_networks
-from listener.proxy import greet
-from listener.transaction import READ_SIZE, Transaction
-from mailbus.logs import log_event
+from listener.data import READ_SIZE, Transfer, envelope_of, refusal
+from listener.gate import Gate
+from listener.greeting import Greeting
+from listener.limits import ERROR_SLEEP, Admission, ErrorCount
+from listener.policy import check_text
+from listener.protocol import SmtpProtocol
+from mailbus.logs import escape, log_event
 
 log = logging.getLogger("mailbus.listener")
-JUNK = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP", "EHLO", "HELO"})
-ENDS_GROUP = frozenset({"EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"})  # RFC 2920 §3.1
-NON_SMTP = frozenset({"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "USER"})
-COMMAND_MAX, MAIL_MAX = 512, 600  # with CRLF; MAIL may carry SIZE/BODY/SMTPUTF8 after EHLO
-# How a client that never sent a line can end: a health check (B15), logged at debug only.
+# How a client that never sent a line can end: a health check (docs/threat-model.md B15),
+# logged at debug only.
 PROBE_ENDS = frozenset({"client", "eof", "ConnectionResetError", "IncompleteReadError"})
 
 
-class Session(Transaction):
+class Session(SmtpProtocol):
     line_length_limit = READ_SIZE  # sizes aiosmtpd's StreamReader: bulk DATA reads, 128 KiB cap
-
-    def __dir__(self) -> list[str]:
-        """Only the smtp_/handle_ names we serve: aiosmtpd's __init__ scans dir() of the session
-        (four times, as protocol and as handler) on every connection, which cost more than a
-        whole 2 KB message's persist; the class's names never change, so they are listed once.
-        An MX takes no AUTH, so neither smtp_AUTH nor the auth_ mechanisms are listed: AUTH is
-        "command not recognized"."""
-        return list(_HOOK_NAMES)
 
     def __init__(self, ctx: ListenerContext) -> None:
         settings = ctx.settings
+        self.admission = Admission(ctx.limits, ctx.connection_rate)
+        self.errors = ErrorCount(settings)
+        self.greeting = Greeting(ctx)
+        self.gate = Gate(ctx, self.admission, self.errors, self.greeting)
         super().__init__(
-            self,
+            self.gate,
             data_size_limit=settings.max_message_size,
             enable_SMTPUTF8=True,
             hostname=settings.hostname,
@@ -56,127 +54,64 @@ class Session(Transaction):
             timeout=settings.timeout,
         )
         self.ctx = ctx
-        self.errors = self.overshoot = self.junk = self.messages = self.held = 0
+        self.messages = 0
         self.phase = "greeting"
         self.peer_ip, self.peer_port = "?", 0
-        self.client, self.exempt = "?", False
-        self.notes = set()
+        self.notes: set[str] = set()
         self.started = time.monotonic()
         self.close_reason = "client"
-        self._admitted = self._counted = self.spoke = False
-        self.pregreeted = False  # talked before the greeting, MAILBUS_GREET_ACTION=enforce
+        self.spoke = False
+        self.verb = ""  # the last command's verb, for the too-many-errors warning
+        self.message_id: str | None = None  # the message between 354 and its final reply
 
     # -- connection lifecycle -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.transport is not None and self._original_transport is not None:
-            assert self.session is not None  # STARTTLS done: keep the (proxied) peer
-            peer, proxy = self.session.peer, self.session.proxy_data
+        if self.upgraded:  # the TLS transport after STARTTLS: the same client, a new layer
             super().connection_made(transport)
-            self.session.peer, self.session.proxy_data = peer, proxy
             self.phase = "idle"
             return
-        ctx, host = self.ctx, self.hostname
+        ctx = self.ctx
         address: Any = transport.get_extra_info("peername") or ("?", 0)
         self.peer_ip, self.peer_port = str(address[0]), int(address[1])
-        refusal, reason = None, ""
-        if ctx.draining:
-            refusal, reason = replies.SHUTTING_DOWN, "draining"
-        elif ctx.lag.busy:
-            refusal, reason = replies.TOO_BUSY, "busy"
-        elif not ctx.limits.open():
-            refusal, reason = replies.too_many_connections(host, self.peer_ip), "connections"
-        else:
-            self._admitted = True
-            if ctx.settings.proxy_protocol != "off":
-                if not in_networks(self.peer_ip, ctx.settings.proxy_trusted):
-                    refusal, reason = replies.proxy_refused(host, self.peer_ip), "proxy_untrusted"
-            else:
-                reason = self.admit_client() or ""
-                if reason:
-                    refusal = replies.too_many_connections(host, self.peer_ip)
-        if refusal is not None:
-            self.count(reason)
+        refused = self.admission.at_accept(self.peer_ip, ctx.settings, host=self.hostname,
+                                           draining=ctx.draining, busy=ctx.lag.busy)  # fmt: skip
+        if refused is not None:
+            reply, reason = refused
+            self.ctx.count(reason)
             log_event(log, "session.refused", peer=self.peer_ip, reason=reason)
-            _write(transport, refusal)
-            transport.close()
-            self._release()
+            self.write_and_close(reply, transport)
+            self.admission.release()
             self.phase = "refused"
             return
         ctx.sessions.add(self)
         metrics.CONNECTIONS.inc()
         super().connection_made(transport)
 
-    def admit_client(self) -> str | None:
-        """Per-client connection count and rate, on the real client (after any PROXY header):
-        None when admitted, else the reason ("per_ip" or "connection_rate")."""
-        settings = self.ctx.settings
-        self.client = client_key(self.peer_ip)
-        self.exempt = in_networks(self.peer_ip, settings.limit_exempt)
-        if self.exempt:
-            return None
-        if not self.ctx.limits.open_client(self.client):
-            return "per_ip"
-        if not self.ctx.connection_rate.allow(self.client):
-            self.ctx.limits.close_client(self.client)
-            return "connection_rate"
-        self._counted = True
-        return None
-
-    def _release(self) -> None:
-        if self._counted:
-            self.ctx.limits.close_client(self.client)
-            self._counted = False
-        if self._admitted:
-            self.ctx.limits.close()
-            self._admitted = False
-
     def connection_lost(self, error: Exception | None) -> None:
         if self.phase in ("refused", "lost"):
             return
-        self._release()
+        self.admission.release()
         if self in self.ctx.sessions:
             self.ctx.sessions.discard(self)
             metrics.CONNECTIONS.dec()
             if not self.spoke and self.close_reason in PROBE_ENDS:
                 self.close_reason = "probe"
             metrics.SESSIONS.labels(self.close_reason.split()[0]).inc()
-            log_event(
-                log,
-                "session.end",
-                level=logging.DEBUG if self.close_reason == "probe" else logging.INFO,
-                peer=f"{self.peer_ip}:{self.peer_port}",
-                helo=safe(self.session.host_name or "") if self.session else "",
-                tls=self._tls_protocol is not None,
-                messages=self.messages,
-                errors=self.errors,
-                junk=self.junk,
-                phase=self.phase,
-                reason=self.close_reason,
-                notes=sorted(self.notes),
-                seconds=round(time.monotonic() - self.started, 3),
-            )
+            level = logging.DEBUG if self.close_reason == "probe" else logging.INFO
+            helo = escape(self.session.host_name or "") if self.session else ""
+            log_event(log, "session.end", level=level, id=self.message_id,
+                      peer=f"{self.peer_ip}:{self.peer_port}", helo=helo, tls=self.tls_active,
+                      messages=self.messages, errors=self.errors.total, junk=self.errors.junk,
+                      phase=self.phase, reason=self.close_reason, notes=sorted(self.notes),
+                      seconds=round(time.monotonic() - self.started, 3))  # fmt: skip
         self.phase = "lost"
         super().connection_lost(error)
 
-    def _hang_up(self, error: Exception) -> None:
-        for transport in (self.transport, self._original_transport):
-            if transport is not None:
-                transport.close()
-        if self._tls_protocol is not None and self.session and self.session.ssl is None:
-            self.connection_lost(error)  # a failed handshake never reaches connection_lost
-
-    def eof_received(self) -> bool | None:
-        """Half-close: finish the replies (and any persist) instead of cancelling like aiosmtpd."""
-        asyncio.StreamReaderProtocol.eof_received(self)
-        return False if self._tls_protocol is not None else True
-
-    def _timeout_cb(self) -> None:
-        self.count("timeout")
+    def on_timeout(self) -> None:
+        self.ctx.count("timeout")
         self.close_reason = f"timeout in {self.phase}"
-        if self.transport is not None:
-            if self.phase != "tls":
-                _write(self.transport, replies.timeout(self.hostname))
-            self.transport.close()
+        timeout = replies.with_id(replies.timeout(self.hostname), self.message_id)
+        self.write_and_close(None if self.phase == "tls" else timeout)
 
     def shut(self, *, only_idle: bool) -> None:
         """Drain: say 421 4.3.2 and close, now if idle, or at the grace deadline regardless."""
@@ -184,34 +119,76 @@ class Session(Transaction):
         if self.transport is None or (only_idle and not idle) or self.phase == "persist":
             return
         self.close_reason = "shutdown"
-        _write(self.transport, replies.SHUTTING_DOWN)
-        self.transport.close()
+        self.write_and_close(replies.with_id(replies.SHUTTING_DOWN, self.message_id))
 
-    # -- replies --------------------------------------------------------------------------
+    # -- replies and counts ---------------------------------------------------------------
     async def push(self, status: Any) -> None:
         text = replies.enhance(status) if isinstance(status, str) else status.decode()
-        if text[:1] in ("4", "5") and self.errors >= self.ctx.settings.soft_error_limit:
+        if self.errors.reply(text):
             await asyncio.sleep(ERROR_SLEEP)  # Postfix smtpd_error_sleep_time
-        if text[:1] == "5":
-            self.errors += 1
-        await SMTP.push(self, text)
+        await self.send_raw(text)
 
     async def handle_exception(self, error: Exception) -> str:
         """Never a 5xx with exception text: log it, tell the client to come back later."""
-        log_event(log, "session.error", level=logging.ERROR, peer=self.peer_ip, exc_info=error)
-        return replies.internal_error(self.hostname)
+        log_event(log, "session.error", level=logging.ERROR, id=self.message_id,
+                  peer=self.peer_ip, exc_info=error)  # fmt: skip
+        return replies.with_id(replies.internal_error(self.hostname), self.message_id)
 
     async def close_with(self, reply: str, reason: str) -> None:
-        self.count(reason)
+        self.ctx.count(reason)
         self.close_reason = reason
-        await SMTP.push(self, reply)
+        await self.send_raw(reply)
         if self.transport is not None:
             self.transport.close()
 
+    def too_many_errors(self) -> bool:
+        """At MAILBUS_HARD_ERROR_LIMIT: a warning with who and what came last (the caller says
+        421 and closes), so an operator sees why the session ended."""
+        if not self.errors.exhausted:
+            return False
+        log_event(log, "session.too_many_errors", level=logging.WARNING, peer=self.peer_ip,
+                  errors=self.errors.total, verb=escape(self.verb))  # fmt: skip
+        return True
+
+    # -- before the first command ---------------------------------------------------------
+    async def _greet(self) -> bool:
+        """The PROXY header if configured, then the greeting; False when the session is over."""
+        if self.ctx.settings.proxy_protocol != "off" and not await self._read_proxy():
+            return False
+        if await self.greeting.send(self):
+            return True
+        await self.close_with(replies.PREGREET, "pregreet")
+        return False
+
+    async def _read_proxy(self) -> bool:
+        """The PROXY header (required, never guessed); limits then apply to the real client."""
+        assert self.session is not None and self.transport is not None
+        settings = self.ctx.settings
+        self.arm(min(proxy.TIMEOUT, settings.timeout))
+        data, error = await proxy.read_header(self.stream, int(settings.proxy_protocol[1]))
+        if data is None:
+            self.ctx.count("proxy_invalid")
+            log_event(log, "session.proxy_invalid", peer=self.peer_ip, error=error)
+            self.close_reason = "proxy_invalid"
+            self.transport.close()
+            return False
+        self.session.proxy_data = data
+        client = proxy.real_client(data)
+        if client is not None:
+            self.peer_ip, self.peer_port = client
+            self.session.peer = client  # type: ignore[assignment]
+        reason = self.admission.admit(self.peer_ip, settings.limit_exempt)
+        if reason:
+            reply = replies.too_many_connections(self.hostname, self.peer_ip)
+            await self.close_with(reply, reason)
+            return False
+        self.arm()
+        return True
+
     # -- the command loop -----------------------------------------------------------------
-    async def _handle_client(self) -> None:
+    async def serve(self) -> None:
         try:
-            if not await greet(self):
+            if not await self._greet():
                 return
             while self.transport is not None:
                 if self.ctx.draining:
@@ -221,11 +198,13 @@ class Session(Transaction):
                     await self.close_with(replies.too_many_errors(self.hostname), "errors")
                     return
                 self.phase = "idle"
-                line = await self._read_line()
+                line = await commands.read_line(self.stream)
                 if line is None:
                     self.close_reason = "eof"
                     self.transport.close()
                     return
+                if not line:
+                    await self.push(replies.COMMAND_TOO_LONG)
                 self.spoke = True
                 self.phase = "command"
                 if line:
@@ -233,62 +212,104 @@ class Session(Transaction):
                     await self._dispatch(line)
         except (ConnectionError, TLSSetupException, asyncio.IncompleteReadError) as exc:
             self.close_reason = type(exc).__name__
-            self._hang_up(exc)
+            self.hang_up(exc)
         except Exception as error:
             reply = await self.handle_exception(error)
             if self.transport is not None:
                 await self.close_with(reply, "internal_error")
 
-    async def _dispatch(self, line: bytes) -> None:
+    async def _dispatch(self, raw: bytes) -> None:
         assert self.session is not None
-        if not line.endswith(b"\r\n"):
+        line, verb, arg, crlf = commands.split(raw)
+        if not crlf:
             self.notes.add("bare_lf")
-            if self.ctx.settings.bare_lf == "reject":
-                await self.close_with(replies.BARE_LF, "bare_lf")
-                return
-        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-        verb_bytes, _, arg_bytes = line.partition(b" ")
-        try:
-            verb = verb_bytes.decode("ascii").upper()
-        except UnicodeDecodeError:
-            verb = ""
         self.verb = verb
-        if not verb.isalpha() and not verb.endswith(":"):
-            await self.push(replies.BAD_SYNTAX)
+        extended = bool(self.session.extended_smtp)
+        refused = commands.refusal(line, verb, crlf=crlf, extended=extended, peer=self.peer_ip,
+                                   reject_bare_lf=self.ctx.settings.bare_lf == "reject",
+                                   pipelined=self.pending() > 0)  # fmt: skip
+        if refused is not None:
+            reply, reason = refused
+            await (self.close_with(reply, reason) if reason else self.push(reply))
             return
-        if verb in NON_SMTP or verb.endswith(":"):
-            log_event(log, "session.non_smtp", peer=self.peer_ip, line=safe(line))
-            await self.close_with(replies.NON_SMTP, "non_smtp")
-            return
-        limit = MAIL_MAX if verb == "MAIL" and self.session.extended_smtp else COMMAND_MAX
-        if len(line) + 2 > limit:
-            await self.push(replies.COMMAND_TOO_LONG)
-            return
-        if self._reader._buffer and verb not in ("QUIT", "STARTTLS"):  # type: ignore[attr-defined]
-            if not self.session.extended_smtp or verb in ENDS_GROUP:
-                log_event(log, "session.pipelining", peer=self.peer_ip, verb=verb)
-                await self.close_with(replies.SYNC_ERROR, "pipelining")
-                return
-        method = self._smtp_methods.get(verb)
+        method = self.command(verb)
         if method is None:
-            self.count("unknown_command")
+            self.ctx.count("unknown_command")
             await self.push(replies.UNKNOWN_COMMAND)
             return
-        if verb in JUNK:
-            self.junk += 1
-            if self.junk > self.ctx.settings.junk_command_limit:
-                self.errors += 1
-        arg = arg_bytes.strip().decode("utf-8", "surrogateescape") or None
-        await method(arg)
+        self.errors.command(verb)
+        await method(arg.strip().decode("utf-8", "surrogateescape") or None)
 
+    # -- the commands (aiosmtpd parses MAIL/RCPT arguments and runs RSET, NOOP, QUIT...) ----
+    async def smtp_EHLO(self, hostname: str | None) -> None:
+        await self._hello("EHLO", hostname)
 
-def _write(transport: asyncio.BaseTransport, reply: str) -> None:
-    """A reply written without waiting: refusals, timeouts and drain, just before close."""
-    if not transport.is_closing():
-        with contextlib.suppress(AttributeError, RuntimeError):  # a TLS layer already torn down
-            cast(asyncio.WriteTransport, transport).write(reply.encode() + b"\r\n")
+    async def smtp_HELO(self, hostname: str | None) -> None:
+        await self._hello("HELO", hostname)
 
+    async def _hello(self, verb: str, hostname: str | None) -> None:
+        """Ours so that we advertise exactly what we honour (no AUTH on an MX)."""
+        if not hostname:
+            await self.push(replies.SYNTAX_HELO.format(verb=verb))
+            return
+        problem = check_text(hostname, verb=verb)
+        if problem:
+            await self.push(problem)
+            return
+        assert self.session is not None
+        self.reset_transaction()
+        self.session.host_name = hostname
+        self.session.extended_smtp = verb == "EHLO"
+        if verb == "HELO":
+            await self.send_raw(f"250 {self.hostname}")
+        else:
+            starttls = bool(self.tls_context) and not self.tls_active
+            size = self.ctx.settings.max_message_size
+            await self.send_raw(replies.ehlo(self.hostname, size=size, starttls=starttls))
 
-_HOOK_NAMES = tuple(
-    n for n in dir(Session) if n.startswith(("smtp_", "handle_")) and n != "smtp_AUTH"
-)
+    async def smtp_STARTTLS(self, arg: str | None) -> None:
+        refused = self.gate.starttls(self, arg, offered=bool(self.tls_context))
+        if refused is not None:
+            await self.push(refused)
+            return
+        pending = self.pending()
+        if pending:  # RFC 3207 §4.2 / CVE-2024-34083: aiosmtpd discards them after the handshake
+            self.notes.add("starttls_pipelined")
+            log_event(log, "session.starttls_discard", peer=self.peer_ip, bytes=pending)
+        self.phase = "tls"
+        self.disarm()  # the handshake has its own bound (docs/threat-model.md A26)
+        try:
+            await self.start_tls(self.ctx.settings.tls_handshake_timeout)
+        except TLSSetupException as exc:
+            error = exc.__cause__ or exc
+            if isinstance(error, TimeoutError):
+                self.ctx.count("tls_timeout")
+            log_event(log, "session.tls_failed", level=logging.WARNING, peer=self.peer_ip,
+                      **tls.handshake_failure(error, self.tls_object()))  # fmt: skip
+            raise
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        """Checked here like any other command; all that follows 354 is listener/data.py's."""
+        if await self.check_helo_needed():
+            return
+        assert self.envelope is not None
+        refused = refusal(self.envelope, arg, self.ctx)
+        if refused is not None:
+            await self.push(refused)
+            return
+        assert self.session is not None
+        peer = f"{self.peer_ip}:{self.peer_port}"
+        transfer = Transfer(self, envelope_of(self.session, self.envelope, peer, self.tls_active))
+        self.message_id = transfer.message_id
+        try:
+            await self.push(replies.START_DATA)
+            reply = await transfer.run()
+            if reply is None:
+                return
+            self.end_transaction()
+            if reply.startswith("250"):
+                self.errors.accepted()
+                self.messages += 1
+            await self.push(reply)
+        finally:
+            self.message_id = None

@@ -47,6 +47,13 @@ def log_event(
     logger.log(level, event, extra={_FIELDS: fields}, exc_info=exc_info)
 
 
+def escape(value: Any, limit: int = 100) -> str:
+    """Attacker-controlled text (HELO, addresses, command lines) for a log field: C-style escapes
+    for anything unprintable, then cut to `limit` characters, as Postfix's postscreen logs it."""
+    text = value if isinstance(value, str) else str(value)
+    return text.encode("unicode_escape", "backslashreplace").decode("ascii")[:limit]
+
+
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
     """The structured fields a record will be written with (for filters that add to them)."""
     return dict(getattr(record, _FIELDS, None) or {})

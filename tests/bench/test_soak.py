@@ -1,4 +1,4 @@
-"""The soak (`python -m bench.soak`, catalogue case B16) in miniature, so it cannot rot.
+"""The soak (`python -m bench.soak`, docs/threat-model.md B16) in miniature, so it cannot rot.
 
 About 25 s of load with every kind of session (paced normal ones, a slow trickle that completes
 twice, one big message) and the full end-of-run checks; it asserts the verdict, never a figure.

@@ -1,5 +1,5 @@
 """A listener stopped with SIGTERM while clients are mid-DATA: every `250` is processed exactly
-once, and a message without `250` is the sender's to retry (catalogue D14)."""
+once, and a message without `250` is the sender's to retry (docs/threat-model.md D14)."""
 
 from __future__ import annotations
 

@@ -17,10 +17,12 @@ import pytest
 import redis
 
 from listener.server import Listener, start_server
+from mailbus.logs import fields_of
 from mailbus.redis_server import RedisServer
 from mailbus.settings import Settings
 
 HOST = "mx.test"
+QUEUE_ERROR = "451 4.3.0 Error: queue file write error"
 
 
 class Running:
@@ -173,6 +175,21 @@ def make_listener(
 @pytest.fixture
 def listener(make_listener: Callable[..., Running]) -> Running:
     return make_listener()
+
+
+def logged_id(caplog: pytest.LogCaptureFixture, client: Client, event: str) -> str:
+    """The message id of the last `event` line the listener logged for `client`'s connection:
+    the id its temporary-failure reply must name (`... (id=<it>)`)."""
+    peer = "{}:{}".format(*client.sock.getsockname()[:2])
+    ids: list[str] = []
+
+    def found() -> bool:
+        ids[:] = [fields_of(r)["id"] for r in caplog.records
+                  if r.getMessage() == event and fields_of(r).get("peer") == peer]  # fmt: skip
+        return bool(ids) and bool(ids[-1])
+
+    assert wait_for(found), f"no {event} with an id logged for {peer}"
+    return ids[-1]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

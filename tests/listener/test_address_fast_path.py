@@ -1,4 +1,4 @@
-"""The plain-address fast path in `Commands._getaddr` must answer exactly as aiosmtpd's parser."""
+"""The plain-address fast path in `SmtpProtocol._getaddr` answers exactly as aiosmtpd's parser."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from listener.commands import Commands
+from listener.protocol import SmtpProtocol
 
 ARGS = [
     "<a@b.com>",
@@ -35,8 +35,8 @@ ARGS = [
 @pytest.mark.parametrize("arg", ARGS)
 def test_fast_path_agrees_with_aiosmtpd(arg: str) -> None:
     async def both() -> tuple[object, object]:
-        session = type("Probe", (Commands,), {})(object(), hostname="x")
-        return Commands._getaddr(session, arg), SMTP._getaddr(session, arg)
+        session = type("Probe", (SmtpProtocol,), {})(object(), hostname="x")
+        return SmtpProtocol._getaddr(session, arg), SMTP._getaddr(session, arg)
 
     ours, theirs = asyncio.run(both())
     assert ours == theirs

@@ -1,4 +1,7 @@
-"""Issue 2 item 4: greeting, EHLO, relay refusal, enhanced codes, 250 only after persist."""
+"""Issue 2 item 4: greeting, EHLO, relay refusal, enhanced codes, 250 only after persist.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 

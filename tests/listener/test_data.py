@@ -1,4 +1,7 @@
-"""Issue 3 item 1: the DATA phase — framing, dot-unstuffing, smuggling, long lines, size."""
+"""Issue 3 item 1: the DATA phase — framing, dot-unstuffing, smuggling, long lines, size.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ from rq.serializers import JSONSerializer
 from listener.data import DataReader
 from mailbus.envelope import Envelope
 from mailbus.trace import delivery_digest, split_trace
-from tests.listener.conftest import Client, Running, stored, wait_for
+from tests.listener.conftest import Client, Running, logged_id, stored, wait_for
 
-# catalogue A31: SMTP smuggling end-of-data variants (smtpsmug, SMTP-Smuggling-Tools)
+# docs/threat-model.md A31: SMTP smuggling end-of-data variants (smtpsmug, SMTP-Smuggling-Tools)
 SMUGGLING = [
     b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\n.\r\n", b"\r\n.\n",
     b"\r.\r\n", b"\r\n.\r", b"\r\n\x00.\r\n", b"\r\n.\x00\r\n", b"\r\n.\r\r\n", b"\r\r\n.\r\r\n",
@@ -195,13 +198,18 @@ def test_content_pipelined_after_data_is_a_sync_error(
     assert Client(listener.port).ehlo()[0].startswith("250")
 
 
-def test_in_flight_byte_budget(make_listener, real_redis: redis.Redis) -> None:  # type: ignore[no-untyped-def]
-    """B10: a declared SIZE that does not fit, or an upload that overflows: 452 4.3.1."""
+def test_in_flight_byte_budget(
+    make_listener, real_redis: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """B10: a declared SIZE that does not fit (452 4.3.1 at MAIL), or an upload that overflows
+    (452 4.3.1 with the message id after DATA)."""
     server = make_listener(max_inflight_bytes=10_000)
     client = Client(server.port)
     client.ehlo()
     assert client.cmd("MAIL FROM:<a@b.test> SIZE=20000") == "452 4.3.1 Insufficient system storage"
-    assert client.message(b"z" * 30_000 + b"\r\n.\r\n") == "452 4.3.1 Insufficient system storage"
+    reply = client.message(b"z" * 30_000 + b"\r\n.\r\n")
+    message_id = logged_id(caplog, client, "message.rejected")
+    assert reply == f"452 4.3.1 Insufficient system storage (id={message_id})"
     assert stored(real_redis)["raw"] == 0
     assert client.message(b"small\r\n.\r\n").startswith("250 2.0.0")
     assert server.listener.ctx.budget.used == 0

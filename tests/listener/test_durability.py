@@ -1,4 +1,7 @@
-"""Issue 2/3 durability: Redis down or slow during DATA → 451 4.3.0, never half-written."""
+"""Issue 2/3 durability: Redis down or slow during DATA → 451 4.3.0, never half-written.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from mailbus.connections import redis_connection
 from mailbus.redis_server import RedisServer, free_port
 from mailbus.status import timeline
 from mailbus.stores import FileStore, S3Store
-from tests.listener.conftest import Client, Running, stored, wait_for
+from tests.listener.conftest import QUEUE_ERROR, Client, Running, logged_id, stored, wait_for
 from tests.workers import handlers_basic
 from workers import context
 from workers.worker import drain
@@ -28,6 +31,7 @@ def test_redis_outage_during_data_gives_451_then_recovers(
     make_listener,
     redis_server: RedisServer,
     real_redis: redis.Redis,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """D01: stop Redis between 354 and the dot; the transaction resets; next mail after restart."""
     server: Running = make_listener()
@@ -35,7 +39,8 @@ def test_redis_outage_during_data_gives_451_then_recovers(
     client.start_data()
     redis_server.stop()
     client.send(MSG)
-    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    reply = client.reply()
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, client, 'message.rejected')})"
     assert client.cmd("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok"  # envelope was reset
     client.cmd("RSET")
     redis_server.start()
@@ -46,7 +51,7 @@ def test_redis_outage_during_data_gives_451_then_recovers(
     assert server.counters["persist_failed"] == 1
 
 
-def test_closed_redis_port_gives_451(make_listener) -> None:  # type: ignore[no-untyped-def]
+def test_closed_redis_port_gives_451(make_listener, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
@@ -54,12 +59,14 @@ def test_closed_redis_port_gives_451(make_listener) -> None:  # type: ignore[no-
     client = Client(server.port)
     client.start_data()
     client.send(MSG)
-    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    reply = client.reply()
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, client, 'message.rejected')})"
 
 
 def test_slow_redis_gives_451_within_the_persist_bound(
     make_listener,
     real_redis: redis.Redis,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """D02: a stalled Redis (CLIENT PAUSE) — 451 by persist_timeout, nothing half-written."""
     server: Running = make_listener(persist_timeout=0.5)
@@ -68,7 +75,8 @@ def test_slow_redis_gives_451_within_the_persist_bound(
     real_redis.execute_command("CLIENT", "PAUSE", "2000", "WRITE")
     started = time.monotonic()
     client.send(MSG)
-    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    reply = client.reply()
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, client, 'message.rejected')})"
     assert time.monotonic() - started < 1.5
     assert client.cmd("NOOP") == "250 2.0.0 Ok"  # the event loop was never blocked
     assert wait_for(lambda: not server.listener.ctx.persister.inflight, 5)
@@ -96,6 +104,7 @@ def test_file_store_raw_is_removed_when_enqueue_fails(
     make_listener,
     redis_server: RedisServer,
     tmp_path: Path,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """D06: store first, then MULTI(enqueue + status); on failure delete the raw best-effort."""
     store = FileStore(str(tmp_path))
@@ -104,7 +113,8 @@ def test_file_store_raw_is_removed_when_enqueue_fails(
     client.start_data()
     redis_server.stop()
     client.send(MSG)
-    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    reply = client.reply()
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, client, 'message.rejected')})"
     assert list(store.keys("raw/")) == []
     redis_server.start()
     reply = client.message(MSG)
@@ -136,12 +146,12 @@ def test_internal_error_is_a_421_without_exception_text(
     listener: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """E09/D01: never aiosmtpd's `500 Error: (Class) text`."""
-    from listener import commands
+    from listener import gate
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret at 10.0.0.5")
 
-    monkeypatch.setattr(commands, "check_sender", boom)
+    monkeypatch.setattr(gate, "check_sender", boom)
     client = Client(listener.port)
     client.ehlo()
     assert client.cmd("MAIL FROM:<a@b.test>") == "421 4.3.0 mx.test Error: internal error"
@@ -149,14 +159,15 @@ def test_internal_error_is_a_421_without_exception_text(
     assert Client(listener.port).ehlo()[0].startswith("250")
 
 
-def test_redis_wait_needs_the_replicas(make_listener) -> None:  # type: ignore[no-untyped-def]
+def test_redis_wait_needs_the_replicas(make_listener, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     """MAILBUS_REDIS_WAIT=1 with no replica: WAIT times out → 451 (the sender retries)."""
     server: Running = make_listener(redis_wait="1", persist_timeout=0.6)
     client = Client(server.port)
     client.start_data()
     started = time.monotonic()
     client.send(MSG)
-    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    reply = client.reply()
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, client, 'message.rejected')})"
     assert time.monotonic() - started < 2
 
 
@@ -185,7 +196,9 @@ def test_redis_wait_with_a_replica_accepts(
         replica.wait(10)
 
 
-def test_redis_out_of_memory_gives_451(make_listener, real_redis: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+def test_redis_out_of_memory_gives_451(
+    make_listener, real_redis: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
     """D03: writes refused with OOM → 451 4.3.0 (never a 5xx: the sender keeps the mail)."""
     server: Running = make_listener()
     client = Client(server.port)
@@ -193,7 +206,8 @@ def test_redis_out_of_memory_gives_451(make_listener, real_redis: redis.Redis) -
     real_redis.config_set("maxmemory", 1)
     try:
         client.send(MSG)
-        assert client.reply() == "451 4.3.0 Error: queue file write error"
+        reply = client.reply()
+        assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, client, 'message.rejected')})"
     finally:
         real_redis.config_set("maxmemory", 0)
     assert stored(real_redis)["raw"] == 0
@@ -240,10 +254,11 @@ def test_a_message_stored_after_its_451_makes_the_retry_a_duplicate(
     client.start_data()
     real_redis.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
     client.send(MSG)
-    assert client.reply() == "451 4.3.0 Error: queue file write error"
+    reply = client.reply()
     assert wait_for(lambda: bool(real_redis.keys("mailbus:resend:*")), 5)
     (raw,) = real_redis.keys("mailbus:store:raw/*")
     stored_id = raw.decode().rsplit("/", 1)[1]
+    assert reply == f"{QUEUE_ERROR} (id={stored_id})"  # the id of the copy that did land
     (note,) = real_redis.keys("mailbus:resend:*")
     assert real_redis.get(note) == stored_id.encode()
 

@@ -1,4 +1,7 @@
-"""Issue 3 item 4: envelope validation — lengths, controls, UTF-8, relay tricks, literals."""
+"""Issue 3 item 4: envelope validation — lengths, controls, UTF-8, relay tricks, literals.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ def test_null_path_only_as_sender(session: Client) -> None:
 
 
 def test_rfc5321_lengths(session: Client) -> None:
-    """Local part 64, domain 255 / label 63, path 256 (catalogue §1)."""
+    """Local part 64, domain 255 / label 63, path 256 (RFC 5321 §4.5.3.1)."""
     session.cmd("MAIL FROM:<a@b.test>")
     assert session.cmd(f"RCPT TO:<{'l' * 64}@example.com>") == "250 2.1.5 Ok"
     assert session.cmd(f"RCPT TO:<{'l' * 65}@example.com>") == (

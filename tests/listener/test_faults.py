@@ -1,5 +1,6 @@
-"""Catalogue D09/D15/D17 and the supervisor: S3 errors and stalls, a store that cannot be
-written, a listener killed with SIGKILL mid-DATA, a crashed child replaced under --processes 2."""
+"""docs/threat-model.md D09/D15/D17 and the supervisor: S3 errors and stalls, a store that
+cannot be written, a listener killed with SIGKILL mid-DATA, a crashed child replaced under
+--processes 2."""
 
 from __future__ import annotations
 
@@ -18,10 +19,9 @@ from botocore.config import Config
 from mailbus.redis_server import RedisServer
 from mailbus.stores import FileStore, S3Store
 from tests.e2e.harness import Listener, mailbus_env
-from tests.listener.conftest import Client, Running, stored, wait_for
+from tests.listener.conftest import QUEUE_ERROR, Client, Running, logged_id, stored, wait_for
 
 MSG = b"Subject: f\r\n\r\nbody\r\n.\r\n"
-QUEUE_ERROR = "451 4.3.0 Error: queue file write error"
 
 
 class FakeS3(BaseHTTPRequestHandler):
@@ -79,14 +79,19 @@ def s3_store(url: str) -> S3Store:
 
 @pytest.mark.parametrize("mode", ["500", "503", "stall"])
 def test_s3_faults_give_451_and_nothing_enqueued(
-    make_listener, real_redis: redis.Redis, fake_s3: type[FakeS3], mode: str
+    make_listener,
+    real_redis: redis.Redis,
+    fake_s3: type[FakeS3],
+    mode: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:  # type: ignore[no-untyped-def]
     """D09: S3 5xx/SlowDown or a stalled endpoint → 451 4.3.0; after recovery → 250."""
     fake_s3.mode = mode
     server: Running = make_listener(store=s3_store(fake_s3.url), persist_timeout=0.8)  # type: ignore[attr-defined]
     client = Client(server.port)
     client.ehlo()
-    assert client.message(MSG) == QUEUE_ERROR
+    reply = client.message(MSG)
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, client, 'message.rejected')})"
     fake_s3.release.set()
     assert wait_for(lambda: not server.listener.ctx.persister.inflight, 5)
     assert stored(real_redis) == {"raw": 0, "jobs": 0, "status": 0}
@@ -99,14 +104,15 @@ def test_s3_faults_give_451_and_nothing_enqueued(
 
 
 def test_unwritable_file_store_gives_451_and_keeps_serving(
-    make_listener, real_redis: redis.Redis, tmp_path: Path
+    make_listener, real_redis: redis.Redis, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
     """D17: the store cannot be written (its parent is a file: fails even as root) → 451 4.3.0."""
     (tmp_path / "not-a-dir").write_bytes(b"")
     server: Running = make_listener(store=FileStore(tmp_path / "not-a-dir" / "store"))
     client = Client(server.port)
     client.ehlo()
-    assert client.message(MSG) == QUEUE_ERROR
+    reply = client.message(MSG)
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, client, 'message.rejected')})"
     assert client.cmd("NOOP") == "250 2.0.0 Ok"
     assert stored(real_redis) == {"raw": 0, "jobs": 0, "status": 0}
     assert Client(server.port).ehlo()[0].startswith("250")

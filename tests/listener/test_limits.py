@@ -1,4 +1,7 @@
-"""Issue 3 items 2-3: timeouts like Postfix, error/junk limits, connection caps, pipelining."""
+"""Issue 3 items 2-3: timeouts like Postfix, error/junk limits, connection caps, pipelining.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import redis
 
 from listener.limits import client_key
 from mailbus.logs import fields_of
-from tests.listener.conftest import HOST, Client, Running, stored
+from tests.listener.conftest import HOST, Client, Running, logged_id, stored
 
 TOO_MANY_ERRORS = f"421 4.7.0 {HOST} Error: too many errors"
 TIMEOUT = f"421 4.4.2 {HOST} Error: timeout exceeded"
@@ -125,8 +128,11 @@ def test_trickled_command_does_not_extend_the_deadline(make_listener) -> None:  
 def test_slow_drip_data_is_cut_by_the_min_rate(
     make_listener,
     real_redis: redis.Redis,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """B04: each byte buys 1/rate seconds; a drip cannot hold the session open."""
+    """B04: each byte buys 1/rate seconds; a drip cannot hold the session open. The 421 names
+    the message it cut off, as the session's end line does."""
+    caplog.set_level(logging.INFO, logger="mailbus.listener")
     server: Running = make_listener(timeout=1.0, min_data_rate=1000)
     client = Client(server.port)
     client.ehlo()
@@ -139,7 +145,8 @@ def test_slow_drip_data_is_cut_by_the_min_rate(
             client.send(b"x")
             time.sleep(0.1)
     assert time.monotonic() - started < 3
-    assert client.buffer + client.sock.recv(1000) == TIMEOUT.encode() + b"\r\n"
+    message_id = logged_id(caplog, client, "session.end")
+    assert client.buffer + client.sock.recv(1000) == f"{TIMEOUT} (id={message_id})\r\n".encode()
     assert stored(real_redis)["raw"] == 0
 
 

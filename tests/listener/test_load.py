@@ -25,7 +25,8 @@ def test_thousand_idle_connections_and_shedding(
     if min(hard, 10 * HELD) < 3 * (HELD + EXTRA):
         pytest.skip("not enough file descriptors for both ends of the connections")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 3 * (HELD + EXTRA)), hard))
-    # One IP opens them all in a burst: rate limit and lag guard off (B06/B13 are tested apart).
+    # One IP opens them all in a burst: rate limit and lag guard off (docs/threat-model.md B06
+    # and B13 are tested apart).
     server: Running = make_listener(
         max_connections=HELD + 1,
         max_connections_per_ip=HELD + 10,

@@ -1,4 +1,5 @@
-"""Catalogue B13/B14 and the persist bound: a lagging loop, a queue backlog, stuck persists."""
+"""docs/threat-model.md B13/B14 and the persist bound: a lagging loop, a queue backlog,
+stuck persists."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import redis
 
 from mailbus.redis_server import RedisServer
-from tests.listener.conftest import Client, Running, stored, wait_for
+from tests.listener.conftest import QUEUE_ERROR, Client, Running, logged_id, stored, wait_for
 
 MSG = b"Subject: o\r\n\r\nbody\r\n.\r\n"
 QUEUE = "rq:queue:mailbus"
@@ -105,7 +106,10 @@ def test_redis_near_maxmemory_refuses_mail_until_memory_frees(
 
 
 def test_stalled_persists_do_not_pile_up(
-    make_listener, redis_server: RedisServer, real_redis: redis.Redis
+    make_listener,
+    redis_server: RedisServer,
+    real_redis: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:  # type: ignore[no-untyped-def]
     """Waiting for a persist slot counts against the persist timeout: 451 4.3.0, no new thread."""
     patient = redis.Redis.from_url(redis_server.url, socket_timeout=5)  # the write outlives 451
@@ -121,10 +125,12 @@ def test_stalled_persists_do_not_pile_up(
     assert wait_for(lambda: bool(persister.inflight))
     started = time.monotonic()
     second.send(MSG)
-    assert second.reply() == "451 4.3.0 Error: queue file write error"
+    reply = second.reply()
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, second, 'message.rejected')})"
     assert time.monotonic() - started < 1.2
     assert len(persister.inflight) == 1  # the second message never got a thread
-    assert first.reply() == "451 4.3.0 Error: queue file write error"
+    reply = first.reply()
+    assert reply == f"{QUEUE_ERROR} (id={logged_id(caplog, first, 'message.rejected')})"
     assert wait_for(lambda: not persister.inflight, 5)
     assert stored(real_redis)["status"] == 1  # the stalled first write, late; never the second
     assert second.message(MSG).startswith("250 2.0.0 Ok: queued as")

@@ -1,4 +1,7 @@
-"""Issue 3 item 5: PROXY protocol v1/v2 — required, trusted senders only, limits on the real IP."""
+"""Issue 3 item 5: PROXY protocol v1/v2 — required, trusted senders only, limits on the real IP.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 

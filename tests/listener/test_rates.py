@@ -1,5 +1,5 @@
-"""Catalogue B06/B09/A20/B15: per-client connection, message and recipient rates, exemptions,
-repeated EHLO, and health-check probes that leave no trace."""
+"""docs/threat-model.md B06/B09/A20/B15: per-client connection, message and recipient rates,
+exemptions, repeated EHLO, and health-check probes that leave no trace."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Issue 3 item 5: STARTTLS — upgrade, CVE-2024-34083 regression, misuse, TLS >= 1.2, reload."""
+"""Issue 3 item 5: STARTTLS — upgrade, CVE-2024-34083 regression, misuse, TLS >= 1.2, reload.
+
+Case ids (A01, B14, …) in the docstrings point into docs/threat-model.md.
+"""
 
 from __future__ import annotations
 
