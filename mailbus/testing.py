@@ -19,7 +19,7 @@ each run with the recipient that chose it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailbus.dispatch import dispatch, plan
@@ -102,7 +102,9 @@ def deliver(
     if mail_from is None:
         mail_from = headers_only.from_.email if headers_only.from_ is not None else ""
     envelope = Envelope(mail_from=mail_from, rcpt_tos=tuple(rcpts), helo="mailbus.testing")
-    msg = parse(_as_stored(raw, envelope), envelope, msg_id="test", raw_key="raw/test")
+    stored = _as_stored(raw, envelope)
+    msg = parse(stored, envelope, msg_id="test", raw_key="raw/test")
+    msg.raw = replace(msg.raw, _reader=lambda: stored)
     delivery = Delivery(message=msg)
     matches = plan(router, rcpts, msg)
 

@@ -9,6 +9,7 @@ succeeded for this delivery are skipped on every later attempt (see workers.ledg
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import replace
@@ -173,11 +174,13 @@ def _parse(
 ) -> Any:
     try:
         with worker_metrics.parsing():
-            return parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
+            msg = parse(raw, envelope, msg_id=message_id, raw_key=raw_key)
     except FATAL:
         raise
     except Exception as exc:  # parse() promises never to raise; if it does, it is deterministic
         raise ParseFailure(f"parser raised {type(exc).__name__}: {exc}") from exc
+    msg.raw = replace(msg.raw, _reader=functools.partial(ctx.store.get, raw_key))  # msg.raw.read()
+    return msg
 
 
 def _store_attachments(ctx: context.Context, msg: Any) -> None:

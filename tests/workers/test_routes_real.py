@@ -83,3 +83,9 @@ def test_a_when_that_raises_is_retried_and_its_stop_still_holds(ctx) -> None:
     other = put(ctx, "x@example.com")  # gate says no: the routes after it run
     drain(ctx)
     assert [name for name, mid, _ in handlers_routes.calls if mid == other] == ["everyone"]
+
+
+def test_msg_raw_read_returns_the_stored_bytes(ctx) -> None:
+    message_id = put(ctx, "x@example.com", subject=b"raw bytes please")
+    drain(ctx)
+    assert handlers_routes.raws == [ctx.store.get(f"raw/{message_id}")]
