@@ -2,7 +2,9 @@
 
 It starts a private Redis-compatible server (a real engine, see `mailbus.redis_server`), then a
 listener and the workers as child processes exactly as production runs them, with a file store
-under `./.mailbus/`. Ctrl-C stops the children gracefully, then the server.
+under `./.mailbus/`. With `--reload` the workers restart when a `.py` file of the handlers'
+package changes (a worker that fails to import them waits for the next change). Ctrl-C stops
+the children gracefully, then the server.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from mailbus.cli.reload import Watcher, handler_sources
 from mailbus.redis_server import RedisServer
 from mailbus.settings import Settings
 
@@ -21,7 +24,7 @@ DEFAULT_DOMAINS = "example.com,*.example.com,localhost"
 EXAMPLE_HANDLERS = "mailbus.examples:router"
 
 
-def run_dev(*, port: int, workers: int, directory: str) -> int:
+def run_dev(*, port: int, workers: int, directory: str, reload: bool = False) -> int:
     base = Settings.from_env()
     root = Path(directory).resolve()
     server = RedisServer(root / "redis").start()
@@ -46,14 +49,22 @@ def run_dev(*, port: int, workers: int, directory: str) -> int:
         flush=True,
     )
     command = [sys.executable, "-m", "mailbus"]
-    children = [
-        subprocess.Popen([*command, "listen"], env=env),
-        subprocess.Popen([*command, "worker", "--processes", str(workers)], env=env),
-    ]
+    watcher = _watcher(env["MAILBUS_HANDLERS"]) if reload else None
+
+    def start_workers() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*command, "worker", "--processes", str(workers)], env=env)
+
+    children = [subprocess.Popen([*command, "listen"], env=env), start_workers()]
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while all(child.poll() is None for child in children):
+        while children[0].poll() is None:
+            if children[1].poll() is not None and watcher is None:
+                break
             time.sleep(0.2)
+            if watcher is not None and (changed := watcher.changed()) is not None:
+                _stop(children[1:])
+                print(f"mailbus dev: {changed} changed; restarting the workers", flush=True)
+                children[1] = start_workers()
         print("mailbus dev: a process exited; stopping the others", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -62,6 +73,18 @@ def run_dev(*, port: int, workers: int, directory: str) -> int:
     finally:
         _stop(children)
         server.stop()
+
+
+def _watcher(handlers: str) -> Watcher:
+    """Watch the handlers' package; a worker that exits (a syntax error) waits for the fix."""
+    paths = handler_sources(handlers)
+    if paths:
+        shown = ", ".join(str(path) for path in paths)
+        print(f"  reload   when a .py file changes in {shown}", flush=True)
+    else:
+        print(f"mailbus dev: cannot find the package of {handlers}: nothing to watch",
+              file=sys.stderr)  # fmt: skip
+    return Watcher(paths)
 
 
 def _interrupt(signum: int, frame: object) -> None:
