@@ -223,6 +223,12 @@ class Commands(SMTP):
             self.count("relay_denied" if problem.startswith("550 5.7.1") else "bad_recipient")
             log_event(log, "rcpt.rejected", peer=self.peer_ip, rcpt=safe(address), reply=problem)
             return problem
+        checked = self.ctx.recipients  # MAILBUS_RECIPIENT_CHECK (listener.recipients)
+        if checked is not None and (refused := await checked.check(address, envelope, session)):
+            envelope.rejected = getattr(envelope, "rejected", 0) + 1
+            self.count("no_mailbox" if refused[0] == "5" else "recipient_check")
+            log_event(log, "rcpt.rejected", peer=self.peer_ip, rcpt=safe(address), reply=refused)
+            return refused
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return replies.RECIPIENT_OK

@@ -34,6 +34,7 @@ def _settings(role: str | None = None, **flags: object) -> Settings:
 
 
 def _listen(args: argparse.Namespace) -> int:
+    _user_path()  # MAILBUS_RECIPIENT_CHECK may name the user's router or function
     settings = _settings("listen", host=args.host, port=args.port)
     logs.configure(settings.log_level)
     with _metrics(settings, write_only=True):

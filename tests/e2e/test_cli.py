@@ -31,6 +31,14 @@ def test_worker_with_a_bad_handlers_path_names_it() -> None:
     assert "no_such_pkg.mail:router" in result.stderr
 
 
+def test_listen_in_router_check_mode_with_a_bad_handlers_path_names_it() -> None:
+    env = subprocess_env(MAILBUS_DOMAINS="example.com", MAILBUS_RECIPIENT_CHECK="router",
+                         MAILBUS_HANDLERS="no_such_pkg.mail:router")  # fmt: skip
+    result = mailbus("listen", env=env, timeout=30)
+    assert result.returncode == 2
+    assert "MAILBUS_HANDLERS='no_such_pkg.mail:router': cannot import" in result.stderr
+
+
 def test_invalid_configuration_lists_every_problem() -> None:
     env = subprocess_env(MAILBUS_PORT="smtp", MAILBUS_STORE="ftp://nope", MAILBUS_DOMAINS="x.org")
     result = mailbus("listen", env=env, timeout=30)
