@@ -47,6 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure MAILBUS_REDIS_WAIT=aof (slow: WAITAOF waits for the fsync)",
     )
     parser.add_argument(
+        "--routes",
+        action="store_true",
+        help="also measure bench.routes' 50 routes: MAILBUS_RECIPIENT_CHECK=router, worker routing",
+    )
+    parser.add_argument(
         "--fetch-smtp-sink",
         action="store_true",
         help="unpack Postfix's smtp-sink under bench/.postfix (apt-get download), then run",
@@ -89,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                     work=work,
                     peer_names=args.peers,
                     redis_wait=args.redis_wait,
+                    routes=args.routes,
                 )
             if args.only in (None, "workers"):
                 from bench.worker_bench import run_worker_bench
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                     processes=args.processes,
                     results=results,
                     work=work,
+                    routes=args.routes,
                 )
             if args.only in (None, "auth"):
                 from bench.auth_bench import run_auth_bench

@@ -34,6 +34,7 @@ RATIOS = [
     ("mailbus-x2", "bare"),
     ("mailbus", "haraka-redis"),
     ("mailbus-x2", "haraka-redis"),
+    ("mailbus-rcpt-router", "mailbus"),
 ]
 
 
@@ -216,8 +217,10 @@ def run_listener_bench(
     work: Path,
     peer_names: tuple[str, ...] = ("haraka", "smtp-sink"),
     redis_wait: bool = False,
+    routes: bool = False,
 ) -> dict[str, Any]:
-    """Measure every cell; print the tables; return the median rates and the ratios."""
+    """Measure every cell; print the tables; return the median rates and the ratios. With
+    `routes`, also mailbus with MAILBUS_RECIPIENT_CHECK=router on bench.routes' 50 routes."""
     targets: list[Target] = []
     stores: list[RedisServer] = []
     skipped: list[str] = []
@@ -230,6 +233,10 @@ def run_listener_bench(
         targets.append(Target("bare", peers.bare_servers(port, log=work / "bare.log")))
         targets.append(mailbus_target("mailbus", mem, work, processes=1))
         targets.append(mailbus_target("mailbus-aof", aof, work, processes=1))
+        if routes:
+            targets.append(mailbus_target("mailbus-rcpt-router", mem, work, processes=1,
+                                          MAILBUS_RECIPIENT_CHECK="router",
+                                          MAILBUS_HANDLERS="bench.routes:router"))  # fmt: skip
         if redis_wait:
             targets += wait_targets(aof, work, stores, skipped)
         else:

@@ -37,13 +37,16 @@ from mailbus.trace import delivery_digest, trace_headers
 BATCH = 50
 
 
-def worker_env(url: str, **extra: str) -> dict[str, str]:
+HANDLERS = {"mailbus": "bench.handlers:router", "mailbus-routes": "bench.routes:router"}
+
+
+def worker_env(url: str, handlers: str = HANDLERS["mailbus"], **extra: str) -> dict[str, str]:
     """Auth off unless `extra` turns it on: the plain loop does no DNS either (bench.auth_bench)."""
     return python_env(
         **{
             "MAILBUS_REDIS_URL": url,
             "MAILBUS_STORE": "redis",
-            "MAILBUS_HANDLERS": "bench.handlers:router",
+            "MAILBUS_HANDLERS": handlers,
             "MAILBUS_LOG_LEVEL": "warning",
             "MAILBUS_AUTH": "off",
             **extra,
@@ -101,12 +104,19 @@ def parse_stamp(value: bytes) -> float:
 
 
 def drain_workers(
-    url: str, processes: int, count: int, log: Path, *, strict: bool, **env: str
+    url: str,
+    processes: int,
+    count: int,
+    log: Path,
+    *,
+    strict: bool,
+    handlers: str = HANDLERS["mailbus"],
+    **env: str,
 ) -> dict:
     command = python_command("mailbus", "worker", "--burst", "--processes", str(processes))
     start, limit = time.perf_counter(), max(120.0, count * 0.5)
     with log.open("ab") as out:
-        done = subprocess.run(command, env=worker_env(url, **env), stdout=out,
+        done = subprocess.run(command, env=worker_env(url, handlers, **env), stdout=out,
                               stderr=subprocess.STDOUT, timeout=limit)  # fmt: skip
     seconds = time.perf_counter() - start
     settings = Settings.from_env(worker_env(url), env_file=None, role="worker")
@@ -168,7 +178,9 @@ def run_worker_bench(
     results: Results,
     work: Path,
     corpus: Path | None = None,
+    routes: bool = False,
 ) -> dict[str, Any]:
+    """With `routes`, also drain with bench.routes' 50 routes (variant mailbus-routes)."""
     sets: dict[str, list[bytes]] = {"multipart 50 KB": multipart_copies(messages)}
     skipped: list[str] = []
     mix = corpus_mix(messages) if corpus is None else corpus_mix(messages, corpus)
@@ -185,11 +197,14 @@ def run_worker_bench(
                 strict = name.startswith("multipart")
                 for p in processes:
                     order = ["mailbus", "plain"] if (rep + p) % 2 == 0 else ["plain", "mailbus"]
+                    if routes:
+                        order.insert(rep % 3, "mailbus-routes")
                     for variant in order:
                         populate(store.url, bodies, messages)
-                        if variant == "mailbus":
+                        if variant in HANDLERS:
                             log = work / "workers.log"
-                            result = drain_workers(store.url, p, messages, log, strict=strict)
+                            result = drain_workers(store.url, p, messages, log, strict=strict,
+                                                   handlers=HANDLERS[variant])  # fmt: skip
                         else:
                             result = drain_plain(store.url, p, messages)
                         runs.setdefault((name, variant, p), []).append(result)
@@ -215,6 +230,9 @@ def _print_table(sets, processes, runs, skipped, results) -> dict[str, Any]:
             value, busy = ratio(worker, plain), ratio(busy_w, busy_p)
             summary["ratios"][f"worker/plain {name} P={p}"] = value
             summary["ratios"][f"worker/plain busy {name} P={p}"] = busy
+            routed = [r["rate"] for r in runs.get((name, "mailbus-routes", p), [])]
+            if routed:
+                summary["ratios"][f"50 routes/today {name} P={p}"] = ratio(median(routed), worker)
             rows.append([f"{name} P={p}", f"{worker:.1f}", f"{plain:.1f}", fmt_ratio(value),
                          f"{busy_w:.1f}", f"{busy_p:.1f}", fmt_ratio(busy),
                          str(failed)])  # fmt: skip

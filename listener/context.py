@@ -17,6 +17,7 @@ from listener.limits import ByteBudget, ConnectionLimits, RateLimiter
 from listener.load import Backlog, LoopLag
 from listener.persist import Persister
 from listener.policy import Domains
+from listener.recipients import RecipientCheck, from_settings
 from mailbus.settings import Settings
 
 
@@ -42,6 +43,7 @@ class ListenerContext:
     lag: LoopLag
     backlog: Backlog
     tls_context: ssl.SSLContext | None = None
+    recipients: RecipientCheck | None = None  # MAILBUS_RECIPIENT_CHECK; None when off
     draining: bool = False
     sessions: set[Open] = field(default_factory=set)
     # Rejections by reason, also exported as mailbus_listener_rejections_total; logged at shutdown.
@@ -69,4 +71,5 @@ class ListenerContext:
             lag=LoopLag(settings.max_loop_lag),
             backlog=Backlog(settings, persister.connection),
             tls_context=tls_context,
+            recipients=from_settings(settings),
         )

@@ -110,6 +110,13 @@ class Gate:
             log_event(log, "rcpt.rejected", peer=server.peer_ip, rcpt=escape(address),
                       reply=problem)  # fmt: skip
             return problem
+        checked = self.ctx.recipients  # MAILBUS_RECIPIENT_CHECK (listener.recipients)
+        if checked is not None and (refused := await checked.check(address, envelope, session)):
+            envelope.rejected = getattr(envelope, "rejected", 0) + 1
+            self.ctx.count("no_mailbox" if refused[0] == "5" else "recipient_check")
+            log_event(log, "rcpt.rejected", peer=server.peer_ip, rcpt=escape(address),
+                      reply=refused)  # fmt: skip
+            return refused
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return replies.RECIPIENT_OK

@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 
-from listener import depth, tls
+from listener import depth, recipients, tls
 from listener.context import ListenerContext
 from listener.persist import Persister
 from listener.session import Session
@@ -141,6 +141,7 @@ def serve(settings: Settings, *, processes: int = 1) -> int:
     except (OSError, ssl.SSLError) as exc:
         log_event(log, "listener.tls_invalid", level=logging.ERROR, error=repr(exc))
         return 2
+    recipients.from_settings(settings)  # a bad MAILBUS_RECIPIENT_CHECK stops us now, not per child
     warn_redis(settings)
     malloc.return_big_buffers()
     if processes <= 1:

@@ -3,7 +3,8 @@ and by `mailbus.testing`.
 
 `plan` picks the matches (raising NoRouteError when no route and no default takes the message);
 `dispatch` calls each handler as `handler(msg, **match.kwargs)`, awaited to completion on the
-process's loop when it is `async def` (mailbus.aio). Semantics on failure: every
+process's loop when it is `async def` (mailbus.aio); a run whose route's `when=` raised fails
+with that exception without calling the handler. Semantics on failure: every
 handler that is not already done runs, each success is reported at once, and only then is the
 first failure re-raised unchanged (each one was reported to `on_failure`), so a retry runs only
 the handlers that failed and one broken handler never starves its siblings.
@@ -29,10 +30,11 @@ class Outcome:
     failed: list[tuple[Match, BaseException]] = field(default_factory=list)
 
 
-def plan(router: Router, recipients: Iterable[str]) -> list[Match]:
-    """The matches for these envelope recipients; NoRouteError names them when none match."""
+def plan(router: Router, recipients: Iterable[str], msg: Any = None) -> list[Match]:
+    """The runs for these envelope recipients and this parsed message (the routes' conditions
+    are tried on it); NoRouteError names the recipients when none match."""
     recipients = list(recipients)
-    matches = router.match(recipients)
+    matches = router.match(recipients, msg)
     if not matches:
         shown = ", ".join(recipients) or "(no envelope recipients)"
         raise NoRouteError(f"no route matches {shown} and the router has no default route")
@@ -62,6 +64,8 @@ def dispatch(
             outcome.skipped.append(match)
             continue
         try:
+            if match.error is not None:  # its route's when= raised: this run fails
+                raise match.error
             aio.call(match.handler, msg, match.kwargs, fatal=fatal)
         except fatal as exc:  # reported like any failure, but the job ends here
             outcome.failed.append((match, exc))

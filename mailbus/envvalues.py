@@ -130,6 +130,16 @@ def handlers(value: str) -> str | None:
     return value
 
 
+def recipient_check(value: str) -> str:
+    value = value.strip()
+    if value.lower() in ("off", "router"):
+        return value.lower()
+    module, sep, attr = value.partition(":")
+    if not sep or not module or not attr.isidentifier():
+        raise ValueError("must be off, router or 'package.module:function'")
+    return value
+
+
 def choice(*allowed: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         value = value.strip().lower()

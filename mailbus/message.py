@@ -18,11 +18,22 @@ from mailbus.envelope import Envelope
 
 @dataclass(frozen=True)
 class RawInfo:
-    """Where the bytes as received live, so a handler can always fall back to them."""
+    """Where the bytes as received live, so a handler can always fall back to them: `read()`
+    fetches them from whichever store holds them (the worker sets the reader)."""
 
     key: str = ""
     size: int = 0
     sha256: str = ""
+    _reader: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+
+    def read(self) -> bytes:
+        """The stored bytes: our trace headers, then the message exactly as received."""
+        if self._reader is None:
+            raise RuntimeError(
+                "this message has no store behind it (parsed outside a worker): "
+                "its raw bytes are what you parsed"
+            )
+        return self._reader()
 
 
 @dataclass(frozen=True)

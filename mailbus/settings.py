@@ -141,6 +141,26 @@ class Settings:
         "name in the greeting and Received: header",
         shown="this machine's FQDN",
     )
+    recipient_check: str = _var(
+        "MAILBUS_RECIPIENT_CHECK",
+        values.recipient_check,
+        "off",
+        "check each RCPT: off, router (550 5.1.1 when no route's to= matches and there is no "
+        "default route) or package.module:function, a check(address, envelope) returning "
+        "True, False (550 5.1.1) or None (450 4.2.0)",
+    )
+    recipient_check_timeout: float = _var(
+        "MAILBUS_RECIPIENT_CHECK_TIMEOUT",
+        values.positive_float,
+        2.0,
+        "seconds a recipient check function may take; then 451 4.4.3",
+    )
+    recipient_check_cache: float = _var(
+        "MAILBUS_RECIPIENT_CHECK_CACHE",
+        values.non_negative_float,
+        60.0,
+        "seconds a recipient check's True/False is cached per address (0: not cached)",
+    )
     persist_timeout: float = _var(
         "MAILBUS_PERSIST_TIMEOUT",
         values.positive_float,
@@ -497,9 +517,15 @@ class Settings:
         return settings
 
     def _cross_checks(self) -> list[str]:
+        problems = []
         if bool(self.tls_cert) != bool(self.tls_key):
-            return ["MAILBUS_TLS_CERT and MAILBUS_TLS_KEY must be set together to offer STARTTLS"]
-        return []
+            problems.append(
+                "MAILBUS_TLS_CERT and MAILBUS_TLS_KEY must be set together to offer STARTTLS"
+            )
+        if self.recipient_check == "router" and not self.handlers and not self.webhook_url:
+            problems.append("MAILBUS_RECIPIENT_CHECK=router needs MAILBUS_HANDLERS, the router "
+                            "whose routes say which addresses exist")  # fmt: skip
+        return problems
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with CLI flags applied (flags override the environment)."""

@@ -11,12 +11,15 @@ ask for `mailbus_deliver`:
                                    to="reply+42@help.example.com")
         assert delivery.ran(add_comment)
         assert delivery.kwargs(add_comment) == {"ticket": "42"}
+
+A route that captures runs once per distinct capture set: `delivery.runs(add_comment)` lists
+each run with the recipient that chose it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailbus.dispatch import dispatch, plan
@@ -56,11 +59,15 @@ class Delivery:
         return any(_same(call, handler) for call in self.calls)
 
     def kwargs(self, handler: Callable[..., Any]) -> dict[str, str]:
-        """The keyword arguments `handler` got (named groups / {placeholders} of its route)."""
-        for call in self.calls:
-            if _same(call, handler):
-                return call.kwargs
-        raise AssertionError(f"{handler_name(handler)} did not run; ran: {self.names}")
+        """The keyword arguments of `handler`'s first run (its route's captures)."""
+        return self.runs(handler)[0].kwargs
+
+    def runs(self, handler: Callable[..., Any]) -> list[Call]:
+        """Every run of `handler`, in order: one per distinct set of captures (fan-out)."""
+        runs = [call for call in self.calls if _same(call, handler)]
+        if not runs:
+            raise AssertionError(f"{handler_name(handler)} did not run; ran: {self.names}")
+        return runs
 
     @property
     def names(self) -> list[str]:
@@ -95,9 +102,11 @@ def deliver(
     if mail_from is None:
         mail_from = headers_only.from_.email if headers_only.from_ is not None else ""
     envelope = Envelope(mail_from=mail_from, rcpt_tos=tuple(rcpts), helo="mailbus.testing")
-    msg = parse(_as_stored(raw, envelope), envelope, msg_id="test", raw_key="raw/test")
+    stored = _as_stored(raw, envelope)
+    msg = parse(stored, envelope, msg_id="test", raw_key="raw/test")
+    msg.raw = replace(msg.raw, _reader=lambda: stored)
     delivery = Delivery(message=msg)
-    matches = plan(router, rcpts)
+    matches = plan(router, rcpts, msg)
 
     def call_of(match: Match) -> Call:
         return Call(match.handler, match.name, match.recipient, dict(match.kwargs))

@@ -125,29 +125,29 @@ def _deliver(
                   limits_hit=list(msg.limits_hit))  # fmt: skip
         matches = [
             replace(m, handler=worker_metrics.timed_handler(m.handler))
-            for m in plan(ctx.router, envelope.rcpt_tos)
+            for m in plan(ctx.router, envelope.rcpt_tos, msg)
         ]
         _store_attachments(ctx, msg)
 
         def done(match: Match) -> bool:
-            return match.name in record.handlers_done
+            return match.key in record.handlers_done
 
         to_run = [m for m in matches if not done(m)]
 
         def ok(match: Match) -> None:  # the last one is written with the job's finish
-            ledger.mark_handler(key, match.name, message_id, later=match is to_run[-1],
+            ledger.mark_handler(key, match.key, message_id, later=match is to_run[-1],
                                 result="ok", attempt=attempt)  # fmt: skip
-            log_event(logger, "handler.ok", id=message_id, handler=match.name, attempt=attempt)
+            log_event(logger, "handler.ok", id=message_id, handler=match.key, attempt=attempt)
 
         def failed(match: Match, exc: BaseException) -> None:
-            ledger.event(message_id, "handler", handler=match.name, result="failed",
+            ledger.event(message_id, "handler", handler=match.key, result="failed",
                          attempt=attempt, error=_last_line(exc))  # fmt: skip
             log_event(logger, "handler.failed", level=logging.WARNING, id=message_id,
-                      handler=match.name, attempt=attempt, exc_info=exc)  # fmt: skip
+                      handler=match.key, attempt=attempt, exc_info=exc)  # fmt: skip
 
         outcome = dispatch(matches, msg, done=done, on_success=ok, on_failure=failed, fatal=FATAL)
-        ran = [m.name for m in outcome.ran]
-        skipped = [m.name for m in outcome.skipped]
+        ran = [m.key for m in outcome.ran]
+        skipped = [m.key for m in outcome.skipped]
         ledger.mark_delivered(key, message_id, token, handlers=ran, skipped=skipped)
         if resends:
             ledger.resent(digest, resends)
@@ -180,6 +180,7 @@ def _parse(
         raise
     except Exception as exc:  # parse() promises never to raise; if it does, it is deterministic
         raise ParseFailure(f"parser raised {type(exc).__name__}: {exc}") from exc
+    msg.raw = replace(msg.raw, _reader=functools.partial(ctx.store.get, raw_key))  # msg.raw.read()
     return msg
 
 

@@ -34,6 +34,7 @@ def _settings(role: str | None = None, **flags: object) -> Settings:
 
 
 def _listen(args: argparse.Namespace) -> int:
+    _user_path()  # MAILBUS_RECIPIENT_CHECK may name the user's router or function
     settings = _settings("listen", host=args.host, port=args.port)
     logs.configure(settings.log_level)
     with _metrics(settings, write_only=True):
@@ -51,9 +52,14 @@ def _ingress(args: argparse.Namespace) -> int:
         return serve(settings, processes=args.processes)
 
 
-def _worker(args: argparse.Namespace) -> int:
-    if os.getcwd() not in sys.path:  # find the user's handlers module from where they run us
+def _user_path() -> None:
+    """Find the user's handlers module from where they run us."""
+    if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+
+
+def _worker(args: argparse.Namespace) -> int:
+    _user_path()
     settings = _settings("worker")
     logs.configure(settings.log_level)
     with _metrics(settings, write_only=False):
@@ -100,9 +106,17 @@ def _console(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from mailbus.cli.dev import run_dev
 
-    return run_dev(
-        port=args.port, workers=args.workers, directory=args.dir, console_port=args.console_port
-    )
+    _user_path()
+    return run_dev(port=args.port, workers=args.workers, directory=args.dir,
+                   console_port=args.console_port, reload=args.reload)  # fmt: skip
+
+
+def _routes(args: argparse.Namespace) -> int:
+    from mailbus.cli.routes import routes
+
+    _user_path()
+    return routes(_settings(), test=args.test, mail_from=args.mail_from, subject=args.subject,
+                  file=args.file)  # fmt: skip
 
 
 def _send(args: argparse.Namespace) -> int:
@@ -182,6 +196,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--workers", type=int, default=1, help="worker processes")
     dev.add_argument("--dir", default=".mailbus", help="where dev data lives")
     dev.add_argument("--console-port", type=int, default=8025, help="web console on 127.0.0.1")
+    dev.add_argument(
+        "--reload", action="store_true", help="restart the workers when a handler file changes"
+    )
     dev.set_defaults(run=_dev)
 
     console = commands.add_parser("console", help="run the web console (messages, dead letters)")
@@ -213,6 +230,17 @@ def _parser() -> argparse.ArgumentParser:
         "--grace", type=float, help="ignore newer objects, seconds (MAILBUS_RECONCILE_GRACE)"
     )
     reconcile.set_defaults(run=_reconcile)
+
+    routes = commands.add_parser(
+        "routes", help="print the routes in order, or with --test which handlers would run"
+    )
+    routes.add_argument(
+        "--test", action="append", metavar="ADDRESS", help="envelope recipient, repeatable"
+    )
+    routes.add_argument("--from", dest="mail_from", help="envelope sender (default: From:)")
+    routes.add_argument("--subject", help="subject of the test message (without FILE)")
+    routes.add_argument("file", nargs="?", help="an .eml to test with (- for standard input)")
+    routes.set_defaults(run=_routes)
 
     config = commands.add_parser("config", help="print the effective configuration")
     config.add_argument(

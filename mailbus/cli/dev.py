@@ -2,8 +2,9 @@
 
 It starts a private Redis-compatible server (a real engine, see `mailbus.redis_server`), then a
 listener, the workers and the web console (on 127.0.0.1:8025) as child processes exactly as
-production runs them, with a file store under `./.mailbus/`. Ctrl-C stops the children
-gracefully, then the server.
+production runs them, with a file store under `./.mailbus/`. With `--reload` the workers restart
+when a `.py` file of the handlers' package changes (a worker that fails to import them waits for
+the next change). Ctrl-C stops the children gracefully, then the server.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from mailbus.cli.reload import Watcher, handler_sources
 from mailbus.redis_server import RedisServer
 from mailbus.settings import Settings
 
@@ -22,7 +24,9 @@ DEFAULT_DOMAINS = "example.com,*.example.com,localhost"
 EXAMPLE_HANDLERS = "mailbus.examples:router"
 
 
-def run_dev(*, port: int, workers: int, directory: str, console_port: int = 8025) -> int:
+def run_dev(
+    *, port: int, workers: int, directory: str, console_port: int = 8025, reload: bool = False
+) -> int:
     base = Settings.from_env()
     root = Path(directory).resolve()
     server = RedisServer(root / "redis").start()
@@ -50,15 +54,26 @@ def run_dev(*, port: int, workers: int, directory: str, console_port: int = 8025
         flush=True,
     )
     command = [sys.executable, "-m", "mailbus"]
+    watcher = _watcher(env["MAILBUS_HANDLERS"]) if reload else None
+
+    def start_workers() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*command, "worker", "--processes", str(workers)], env=env)
+
     children = [
         subprocess.Popen([*command, "listen"], env=env),
-        subprocess.Popen([*command, "worker", "--processes", str(workers)], env=env),
+        start_workers(),
         subprocess.Popen([*command, "console"], env=env),
     ]
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while all(child.poll() is None for child in children):
+        while children[0].poll() is None and children[2].poll() is None:
+            if children[1].poll() is not None and watcher is None:
+                break
             time.sleep(0.2)
+            if watcher is not None and (changed := watcher.changed()) is not None:
+                _stop([children[1]])
+                print(f"mailbus dev: {changed} changed; restarting the workers", flush=True)
+                children[1] = start_workers()
         print("mailbus dev: a process exited; stopping the others", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -67,6 +82,18 @@ def run_dev(*, port: int, workers: int, directory: str, console_port: int = 8025
     finally:
         _stop(children)
         server.stop()
+
+
+def _watcher(handlers: str) -> Watcher:
+    """Watch the handlers' package; a worker that exits (a syntax error) waits for the fix."""
+    paths = handler_sources(handlers)
+    if paths:
+        shown = ", ".join(str(path) for path in paths)
+        print(f"  reload   when a .py file changes in {shown}", flush=True)
+    else:
+        print(f"mailbus dev: cannot find the package of {handlers}: nothing to watch",
+              file=sys.stderr)  # fmt: skip
+    return Watcher(paths)
 
 
 def _interrupt(signum: int, frame: object) -> None:

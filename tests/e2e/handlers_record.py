@@ -6,6 +6,7 @@ starts the worker process decides where the record goes and whether the handler 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -26,6 +27,7 @@ def record(msg: InboundMessage) -> None:
         "mail_from": msg.envelope.mail_from,
         "rcpt_tos": list(msg.envelope.rcpt_tos),
         "text": msg.text,
+        "raw_sha256": hashlib.sha256(msg.raw.read()).hexdigest(),
         "attachments": [
             {"filename": a.filename, "sha256": a.sha256, "size": a.size, "key": a.storage_key}
             for a in msg.attachments

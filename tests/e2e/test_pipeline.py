@@ -77,6 +77,7 @@ def test_a_message_travels_from_smtp_to_the_handler(
     assert record["from"] == "ada@example.org"
     assert record["rcpt_tos"] == ["support@example.com"]
     assert "on fire" in record["text"]
+    assert record["raw_sha256"] == hashlib.sha256(stored).hexdigest(), "msg.raw.read()"
     (attachment,) = record["attachments"]
     assert attachment["filename"] == "fire.png"
     assert attachment["sha256"] == hashlib.sha256(PNG).hexdigest()
