@@ -14,7 +14,7 @@ from mailbus.queue import message_queue
 from mailbus.retention import Sweeper, sweep, unfinished
 from mailbus.settings import Settings
 from mailbus.stores import FileStore, RedisStore
-from mailbus.stores.base import attachment_key, done_key, raw_key
+from mailbus.stores.base import done_key, raw_key
 from tests.workers import handlers_basic
 from tests.workers.conftest import make_settings, put_message
 from workers import context
