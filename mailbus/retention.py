@@ -7,8 +7,9 @@ retention; each at most MAILBUS_RETENTION), and S3 objects the bucket's expiry r
 (mailbus.stores.lifecycle). The file store has neither, so the worker supervisor sweeps it: every
 file not written or renewed within the retention goes. What must stay is held the same way in
 every store: the raw bytes of a message that is still queued, retrying, running or dead-lettered
-are renewed once half the retention has passed (`Store.renew`), and the file sweep skips them too,
-so they go only a retention after the message is done or its dead letter expired.
+are renewed once half their lifetime has passed (`Store.renew`; the lifetime is the retention, or
+the shorter Redis raw TTL), and the file sweep skips them too, so they go only a lifetime after
+the message is done or its dead letter expired.
 """
 
 from __future__ import annotations
@@ -47,8 +48,13 @@ class Swept:
 
 
 def interval(settings: Settings) -> float:
-    """Seconds between sweeps: hourly, or more often for a retention shorter than a day."""
-    return float(min(3600, max(1, settings.retention // 24)))
+    """Seconds between sweeps: hourly, or more often for lifetimes shorter than a day."""
+    return float(min(3600, max(1, settings.raw_ttl // 24)))
+
+
+def lifetime(store: Store, settings: Settings) -> int:
+    """How long the store keeps a key that nobody renews (Redis: its raw TTL)."""
+    return settings.raw_ttl if store.url == "redis" else settings.retention
 
 
 def unfinished(connection: redis.Redis, settings: Settings) -> set[str]:
@@ -70,7 +76,8 @@ def sweep(
     swept = Swept()
     held = unfinished(connection, settings)
     for message_id in sorted(held):
-        if _made(message_id) < now - settings.retention / 2 and store.renew(raw_key(message_id)):
+        old = _made(message_id) < now - lifetime(store, settings) / 2
+        if old and store.renew(raw_key(message_id)):
             swept.renewed += 1
             log_event(logger, "retention.held", id=message_id)
     if isinstance(store, FileStore):

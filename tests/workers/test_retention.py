@@ -110,7 +110,7 @@ def test_an_attachment_a_newer_message_shares_is_renewed_not_swept(
 def test_a_dead_letters_raw_bytes_in_redis_outlive_their_ttl_while_it_is_dead(
     fake: fakeredis.FakeRedis,
 ) -> None:
-    settings = make_settings(retention=RETENTION, retries=0)
+    settings = make_settings(retention=100 * RETENTION, raw_ttl=RETENTION, retries=0)
     store = RedisStore(fake, raw_ttl=settings.raw_ttl)
     handlers_basic.failures["support"] = 1
     dead = put_message(store, fake, settings, message_id=aged(900))
