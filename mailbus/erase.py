@@ -103,7 +103,6 @@ def mentioned(raw: bytes) -> set[str]:
 def erase(
     connection: redis.Redis,
     store: Store,
-    settings: Settings,
     message_ids: Iterable[str],
     *,
     dry_run: bool = False,
@@ -111,19 +110,19 @@ def erase(
 ) -> tuple[list[Erased], list[str]]:
     """Remove the messages (nothing with `dry_run`); return what went per message, and the
     attachment keys that went with them (those no other stored message shares)."""
-    targets = sorted(set(message_ids))
-    erased = [_plan(connection, store, settings, message_id) for message_id in targets]
+    targets = set(message_ids)
+    erased = [_plan(connection, store, message_id) for message_id in sorted(targets)]
     attachments = _unshared(store, targets, progress) if any(e.keys for e in erased) else []
     if dry_run:
         return erased, attachments
     for entry in erased:
-        _remove(connection, store, settings, entry)
+        _remove(connection, store, entry)
     for key in attachments:
         _delete(store, key)
     return erased, attachments
 
 
-def _plan(connection: redis.Redis, store: Store, settings: Settings, message_id: str) -> Erased:
+def _plan(connection: redis.Redis, store: Store, message_id: str) -> Erased:
     entry = Erased(message_id)
     entry.keys = [k for k in (raw_key(message_id), done_key(message_id)) if store.exists(k)]
     job = _job(connection, message_id)
@@ -148,7 +147,7 @@ def _plan(connection: redis.Redis, store: Store, settings: Settings, message_id:
     return entry
 
 
-def _remove(connection: redis.Redis, store: Store, settings: Settings, entry: Erased) -> None:
+def _remove(connection: redis.Redis, store: Store, entry: Erased) -> None:
     job = _job(connection, entry.message_id)
     if job is not None:
         job.delete(remove_from_queue=True)
@@ -164,9 +163,7 @@ def _remove(connection: redis.Redis, store: Store, settings: Settings, entry: Er
               records=entry.records)  # fmt: skip
 
 
-def _unshared(
-    store: Store, targets: list[str], progress: Callable[[int], None] | None
-) -> list[str]:
+def _unshared(store: Store, targets: set[str], progress: Callable[[int], None] | None) -> list[str]:
     """Attachment keys of the targets that no other stored message refers to. Reading every
     other message again is the price of content addressing without a reference count."""
     leaving: set[str] = set()

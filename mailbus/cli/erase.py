@@ -23,9 +23,7 @@ def erase_now(
         ids = find(connection, store, settings, address, progress=progress)
     else:
         ids = [message_id] if message_id else []
-    erased, attachments = erase(
-        connection, store, settings, ids, dry_run=dry_run, progress=progress
-    )
+    erased, attachments = erase(connection, store, ids, dry_run=dry_run, progress=progress)
     verb = "would erase" if dry_run else "erased"
     found = [entry for entry in erased if entry.keys or entry.records]
     for entry in found:
