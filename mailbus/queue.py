@@ -78,7 +78,7 @@ def enqueue_message(
         retry=retry,
         job_timeout=settings.job_timeout,
         result_ttl=settings.dedupe_window,
-        failure_ttl=365 * 86_400,
+        failure_ttl=settings.retention,  # a dead letter is kept no longer than its message
         description=_description(message_id),
         pipeline=pipeline,
     )

@@ -186,17 +186,27 @@ class Settings:
         "seconds `worker --burst` waits for a scheduled retry to fall due; later ones stay "
         "scheduled for the next worker",
     )
+    retention: int = _var(
+        "MAILBUS_RETENTION",
+        values.positive_int,
+        30 * 86_400,
+        "seconds (30 days) mailbus keeps a message: raw bytes, attachments, status records, the "
+        "message index and dead letters, in every store; no other setting keeps them longer",
+    )
     dedupe_window: int = _var(
         "MAILBUS_DEDUPE_WINDOW",
         values.positive_int,
         7 * 86_400,
-        "seconds in which a sender's re-sent copy of a message reaches handlers only once",
+        "seconds in which a sender's re-sent copy of a message reaches handlers only once; also "
+        "how long status records live (at most MAILBUS_RETENTION)",
     )
     raw_ttl: int = _var(
         "MAILBUS_REDIS_RAW_TTL",
         values.positive_int,
-        7 * 86_400,
-        "seconds raw messages and attachments live in Redis with MAILBUS_STORE=redis",
+        0,
+        "seconds raw messages and attachments live in Redis with MAILBUS_STORE=redis (at most "
+        "MAILBUS_RETENTION; lower it to bound Redis memory)",
+        shown="as `MAILBUS_RETENTION`",
     )
     worker_memory_limit: int = _var(
         "MAILBUS_WORKER_MEMORY_LIMIT",
@@ -472,11 +482,16 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        """Settings built in code (tests, `replace`) get the same parsed values as from_env."""
+        """Settings built in code (tests, `replace`) get the same parsed values as from_env, and
+        MAILBUS_RETENTION bounds every other lifetime: the Redis raw TTL defaults to it (0 stands
+        for "not set") and neither it nor the dedupe window may exceed it."""
         for name, parse in (("store", values.StoreLocation), ("redis_wait", values.RedisWait)):
             value = getattr(self, name)
             if type(value) is str:
                 object.__setattr__(self, name, parse(value))
+        raw_ttl = min(self.raw_ttl or self.retention, self.retention)
+        object.__setattr__(self, "raw_ttl", raw_ttl)
+        object.__setattr__(self, "dedupe_window", min(self.dedupe_window, self.retention))
 
     @classmethod
     def from_env(

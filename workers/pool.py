@@ -10,6 +10,7 @@ naming the path), forks the children (workers.worker), and then:
   burst mode it promotes due retries itself and waits MAILBUS_BURST_RETRY_WAIT for more);
 - SIGKILLs a child whose job overran its time limit by BACKSTOP seconds (a C call that ignores
   RQ's SIGALRM), which then goes through the same recovery;
+- runs the retention sweep (mailbus.retention) that expires what no TTL or S3 rule covers;
 - prints the queue depth as a CloudWatch embedded-metric line every MAILBUS_EMF_INTERVAL seconds
   (not in burst mode) for autoscaling, and drops a dead child's live metrics (mailbus.metrics);
 - on SIGTERM/SIGINT forwards SIGTERM to the children (RQ's warm stop: the current job finishes)
@@ -36,6 +37,7 @@ from mailbus.depth import EmfReporter, read_levels
 from mailbus.errors import HandlerLoadError
 from mailbus.logs import log_event
 from mailbus.queue import message_queue
+from mailbus.retention import Sweeper
 from mailbus.router import Router, load_router
 from mailbus.settings import Settings
 from workers import context, recovery
@@ -94,6 +96,7 @@ class Supervisor:
         )  # fmt: skip
         self.next_schedule = 0.0
         self.next_backstop = 0.0
+        self.retention = Sweeper(self.ctx.connection, self.ctx.store, settings)
         self.emf = EmfReporter(
             settings.queue, 0 if burst else settings.emf_interval,
             lambda: read_levels(self.ctx.connection, settings.queue),
@@ -115,6 +118,7 @@ class Supervisor:
                 self._guarded(self._schedule)
                 self._guarded(self._backstop)
                 self._guarded(self.emf.tick)
+                self._guarded(self.retention.tick)
                 if not self.children and not self._next_round():
                     break
                 self._refill()

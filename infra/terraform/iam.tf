@@ -142,12 +142,33 @@ data "aws_iam_policy_document" "listener_task" {
 # (Attachment.read(), dedupe, reconcile). DeleteObject only under probe/, for the readiness
 # probe's clean-up. No delete of mail: raw objects are the record of truth and expire by
 # lifecycle, re-runs overwrite attachments idempotently, and user handler code runs with this
-# role, so a buggy or hostile handler must not be able to erase mail.
+# role, so a buggy or hostile handler must not be able to erase mail. The retention sweep
+# (mailbus.retention) renews the raw object of a dead letter by copying it onto itself, so
+# raw/ takes a PutObject only as a copy from raw/; it reads the bucket's lifecycle rules to
+# check that expire-mail (s3.tf) covers MAILBUS_RETENTION, but may not change them.
 data "aws_iam_policy_document" "worker_task" {
   statement {
     sid       = "ReadRawMessages"
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.mail.arn}/${local.raw_prefix}*"]
+  }
+
+  statement {
+    sid       = "RenewRawMessagesByCopy"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.mail.arn}/${local.raw_prefix}*"]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:x-amz-copy-source"
+      values   = ["${aws_s3_bucket.mail.bucket}/${local.raw_prefix}*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadExpiryRule"
+    actions   = ["s3:GetLifecycleConfiguration"]
+    resources = [aws_s3_bucket.mail.arn]
   }
 
   statement {

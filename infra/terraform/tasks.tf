@@ -10,6 +10,8 @@ locals {
     MAILBUS_QUEUE        = var.queue_name
     MAILBUS_DOMAINS      = join(",", var.mail_domains)
     MAILBUS_METRICS_PORT = tostring(var.metrics_port)
+    # The bucket's expire-mail rule (s3.tf) and mailbus's own retention agree.
+    MAILBUS_RETENTION = tostring(var.retention_days * 86400)
   }, var.mx_hostname != null ? { MAILBUS_HOSTNAME = var.mx_hostname } : {})
 
   # var.extra_environment comes last so an operator can override any default here.

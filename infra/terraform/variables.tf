@@ -239,7 +239,7 @@ variable "worker_target_queue_depth" {
 
 variable "retention_days" {
   type        = number
-  description = "Days raw messages and attachments are kept in S3 before lifecycle expiry."
+  description = "Days mail is kept: S3 lifecycle expiry of raw messages and attachments, and MAILBUS_RETENTION."
   default     = 30
 
   validation {

@@ -154,6 +154,12 @@ def _reconcile(args: argparse.Namespace) -> int:
     return reconcile_now(settings, grace=grace)
 
 
+def _erase(args: argparse.Namespace) -> int:
+    from mailbus.cli.erase import erase_now
+
+    return erase_now(_settings(), address=args.address, message_id=args.id, dry_run=args.dry_run)
+
+
 def _config(args: argparse.Namespace) -> int:
     if args.markdown:
         from mailbus.settings import markdown_table
@@ -241,6 +247,15 @@ def _parser() -> argparse.ArgumentParser:
     routes.add_argument("--subject", help="subject of the test message (without FILE)")
     routes.add_argument("file", nargs="?", help="an .eml to test with (- for standard input)")
     routes.set_defaults(run=_routes)
+
+    erase = commands.add_parser(
+        "erase", help="remove every stored message an address appears in, or one message"
+    )
+    target = erase.add_mutually_exclusive_group(required=True)
+    target.add_argument("--address", help="envelope or header address (From, To, Cc, ...)")
+    target.add_argument("--id", help="one message id")
+    erase.add_argument("--dry-run", action="store_true", help="print what would go, remove none")
+    erase.set_defaults(run=_erase)
 
     config = commands.add_parser("config", help="print the effective configuration")
     config.add_argument(

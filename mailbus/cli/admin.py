@@ -10,6 +10,8 @@ from mailbus.connections import redis_connection
 from mailbus.queue import message_queue
 from mailbus.settings import Settings
 from mailbus.status import timeline
+from mailbus.stores import open_store
+from mailbus.stores.base import raw_key
 
 
 def failed(settings: Settings, action: str, message_id: str | None, *, requeue_all: bool) -> int:
@@ -18,9 +20,14 @@ def failed(settings: Settings, action: str, message_id: str | None, *, requeue_a
     connection = redis_connection(settings.redis_url)
     if action == "list":
         letters = admin.list_failed(connection, settings)
+        store = open_store(settings.store, connection, raw_ttl=settings.raw_ttl)
+        gone = 0
         for letter in letters:
-            print(f"{letter.id}  {_when(letter.failed_at)}  {letter.reason}")
-        print(f"{len(letters)} dead letter(s)")
+            note = "" if store.exists(raw_key(letter.id)) else "  [raw gone: expired or erased]"
+            gone += bool(note)
+            print(f"{letter.id}  {_when(letter.failed_at)}  {letter.reason}{note}")
+        print(f"{len(letters)} dead letter(s)" + (f", {gone} whose raw bytes are gone: a requeue "
+              "cannot deliver them" if gone else ""))  # fmt: skip
         return 0
     if requeue_all:
         print(f"requeued {admin.requeue_all(connection, settings)} message(s)")
@@ -51,7 +58,6 @@ def show(settings: Settings, message_id: str) -> int:
 
 def reconcile_now(settings: Settings, *, grace: float) -> int:
     from mailbus.reconcile import reconcile
-    from mailbus.stores import open_store
 
     connection = redis_connection(settings.redis_url)
     store = open_store(settings.store, connection, raw_ttl=settings.raw_ttl)

@@ -37,8 +37,8 @@ class Store(Protocol):
         """Store bytes under a key (attachments, markers); overwriting the same bytes is fine."""
 
     def put_new(self, items: Mapping[str, bytes]) -> None:
-        """Store each key that is not stored yet, leaving existing ones as they are: for
-        content-addressed bytes (attachments), where an existing key already holds them."""
+        """Store each key that is not stored yet, leaving existing ones as they are but renewed:
+        for content-addressed bytes (attachments), where an existing key already holds them."""
 
     def get(self, key: str) -> bytes:
         """Return the bytes under `key`; raise NotFound when absent, StoreError when down."""
@@ -56,11 +56,17 @@ class Store(Protocol):
     def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
         """Keys under `prefix` in lexical order (message ids sort by time), after `start_after`."""
 
+    def renew(self, key: str) -> bool:
+        """Restart `key`'s retention clock (MAILBUS_RETENTION counts from the last write or
+        renewal); False when it is not stored. Keeps a dead letter's raw bytes, and an
+        attachment a newer message shares, from expiring under them."""
+
 
 def put_each_new(store: Store, items: Mapping[str, bytes]) -> None:
-    """`put_new` for stores without a cheaper way: a lookup, then a write where it is missing."""
+    """`put_new` for stores without a cheaper way: renew a key that is stored (a newer message
+    shares it, so its clock restarts), write it where it is missing."""
     for key, data in items.items():
-        if not store.exists(key):
+        if not store.renew(key):
             store.put(key, data)
 
 

@@ -75,6 +75,28 @@ class FileStore:
         except OSError as exc:
             raise StoreError(f"file store: cannot delete {key}: {exc}") from exc
 
+    def renew(self, key: str) -> bool:
+        """The file's mtime is its age (`older_than`): touch it."""
+        try:
+            os.utime(self._path(key))
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"file store: cannot renew {key}: {exc}") from exc
+
+    def older_than(self, prefix: str, moment: float) -> Iterator[str]:
+        """Keys under `prefix` last written or renewed before `moment` (epoch seconds): what
+        the retention sweep (mailbus.retention) may remove."""
+        for key in self.keys(prefix):
+            try:
+                if self._path(key).stat().st_mtime < moment:
+                    yield key
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            except OSError as exc:
+                raise StoreError(f"file store: cannot read {key}: {exc}") from exc
+
     def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
         directory, _, stem = prefix.rpartition("/")
         base = self._path(directory) if directory else self.root

@@ -39,13 +39,15 @@ class RedisStore:
             raise StoreError(f"redis store: cannot write {key}: {exc}") from exc
 
     def put_new(self, items: Mapping[str, bytes]) -> None:
-        """One round trip: SET NX per key (with the raw TTL, as `put`)."""
+        """One round trip: SET NX per key, then EXPIRE it (an existing key is renewed)."""
         if not items:
             return
         try:
             with self.connection.pipeline(transaction=False) as pipe:
                 for key, data in items.items():
                     pipe.set(NAMESPACE + key, data, ex=self.raw_ttl, nx=True)
+                    if self.raw_ttl:
+                        pipe.expire(NAMESPACE + key, self.raw_ttl)
                 pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"redis store: cannot write {', '.join(items)}: {exc}") from exc
@@ -82,6 +84,14 @@ class RedisStore:
             self.connection.delete(NAMESPACE + key)
         except redis.RedisError as exc:
             raise StoreError(f"redis store: cannot delete {key}: {exc}") from exc
+
+    def renew(self, key: str) -> bool:
+        try:
+            if not self.raw_ttl:
+                return bool(self.connection.exists(NAMESPACE + key))
+            return bool(self.connection.expire(NAMESPACE + key, self.raw_ttl))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis store: cannot renew {key}: {exc}") from exc
 
     def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
         try:

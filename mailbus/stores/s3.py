@@ -88,6 +88,38 @@ class S3Store:
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"s3 store: cannot delete {key}: {exc}") from exc
 
+    def renew(self, key: str) -> bool:
+        """Copy the object onto itself: a new LastModified, from which the bucket's expiry
+        rule (mailbus.stores.lifecycle) counts again."""
+        name = self.prefix + key
+        try:
+            self.client.copy_object(Bucket=self.bucket, Key=name, MetadataDirective="REPLACE",
+                                    CopySource={"Bucket": self.bucket, "Key": name})  # fmt: skip
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return False
+            raise StoreError(f"s3 store: cannot renew {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"s3 store: cannot renew {key}: {exc}") from exc
+
+    def purge(self, key: str) -> None:
+        """Delete every version of `key` (a versioned bucket keeps the bytes after `delete`, as
+        a noncurrent version): what an erase request needs."""
+        name = self.prefix + key
+        try:
+            pages = self.client.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=name
+            )
+            for page in pages:
+                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    if item["Key"] == name:
+                        self.client.delete_object(Bucket=self.bucket, Key=name,
+                                                  VersionId=item["VersionId"])  # fmt: skip
+            self.client.delete_object(Bucket=self.bucket, Key=name)  # unversioned buckets
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"s3 store: cannot purge {key}: {exc}") from exc
+
     def keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
         args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
         if start_after:

@@ -52,7 +52,16 @@ def test_worker_reads_raw_writes_attachments_and_never_deletes_mail(tf: Module) 
     bucket = "${aws_s3_bucket.mail.arn}"
     assert f"{bucket}/${{local.raw_prefix}}*" in by_action["s3:GetObject"]
     assert f"{bucket}/${{local.attachments_prefix}}*" in by_action["s3:PutObject"]
-    assert f"{bucket}/${{local.raw_prefix}}*" not in by_action["s3:PutObject"]
+    (renew,) = [s for s in statements if s.get("sid") == "RenewRawMessagesByCopy"]
+    assert renew["resources"] == [f"{bucket}/${{local.raw_prefix}}*"]
+    (copy_only,) = renew["condition"]  # raw/ is written only as a copy of a raw/ object
+    assert copy_only["variable"] == "s3:x-amz-copy-source"
+    assert copy_only["values"] == ["${aws_s3_bucket.mail.bucket}/${local.raw_prefix}*"]
+    for statement in statements:
+        if statement is not renew and "s3:PutObject" in statement["actions"]:
+            assert f"{bucket}/${{local.raw_prefix}}*" not in statement["resources"]
+    assert by_action["s3:GetLifecycleConfiguration"] == {bucket}  # reads, never changes, rules
+    assert not any("PutLifecycle" in action for action in by_action)
     assert by_action["s3:ListBucket"] == {bucket}
     assert by_action.get("s3:DeleteObject", set()) <= {f"{bucket}/${{local.probe_prefix}}*"}
     assert "s3:*" not in by_action and "*" not in by_action

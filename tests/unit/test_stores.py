@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import boto3
@@ -95,3 +96,28 @@ def test_open_store_picks_the_backend(tmp_path) -> None:
     with mock_aws():
         s3 = open_store("s3://bucket/some/prefix", connection)
     assert isinstance(s3, S3Store) and s3.prefix == "some/prefix/"
+
+
+def test_renew_restarts_a_keys_retention_clock_and_put_new_renews_what_it_finds(
+    store: Store,
+) -> None:
+    key = "attachments/" + "ef" * 32
+    assert not store.renew(key)
+    store.put(key, b"shared")
+    before = _clock(store, key)
+    time.sleep(1.1)  # S3's LastModified has whole seconds
+    store.put_new({key: b"shared"})  # a newer message shares the attachment
+    assert _clock(store, key) > before
+    assert store.renew(key) and store.get(key) == b"shared"
+
+
+def _clock(store: Store, key: str) -> float:
+    """When the key's retention clock started (for Redis: now, less the TTL already spent)."""
+    if isinstance(store, RedisStore):
+        left = float(store.connection.pttl(store.redis_key(key))) / 1000  # type: ignore[arg-type]
+        return time.time() - ((store.raw_ttl or 0) - left)
+    if isinstance(store, FileStore):
+        return (store.root / key).stat().st_mtime
+    assert isinstance(store, S3Store)
+    head = store.client.head_object(Bucket=store.bucket, Key=store.prefix + key)
+    return float(head["LastModified"].timestamp())
