@@ -1,5 +1,6 @@
 """The health page's numbers, read from Redis: the queue, its registries, the workers that
-registered with RQ, what arrived and died over the last hour, and the routes in order."""
+registered with RQ, the listener processes that beat (mailbus.heartbeat), what arrived, was
+refused and died over the last hour, and the routes in order."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import redis
 from rq import Worker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from mailbus import heartbeat
 from mailbus.deadletters import DeadLetter
 from mailbus.errors import HandlerLoadError
 from mailbus.queue import message_queue
@@ -27,7 +29,10 @@ class Health:
     dead: int
     workers: int
     accepted_last_hour: int
+    rejected_last_hour: int  # by the listeners' policy (5xx, 452), from their heartbeats
+    failed_last_hour: int  # 451: the message could not be stored
     dead_last_hour: int
+    listeners: list[dict[str, str]]  # listener processes alive (host, pid, sessions, totals)
     routes: list[tuple[str, str]]  # (pattern, handler), in the order they are tried
     routes_error: str
 
@@ -38,6 +43,7 @@ def read_health(
     queue = message_queue(connection, settings)
     since = time.time() - HOUR
     routes, error = _routes(settings)
+    hour = heartbeat.last_hour(connection)
     return Health(
         queued=queue.count,
         running=StartedJobRegistry(queue=queue).count,
@@ -45,6 +51,9 @@ def read_health(
         dead=FailedJobRegistry(queue=queue).count,
         workers=Worker.count(connection=connection, queue=queue),
         accepted_last_hour=accepted,
+        rejected_last_hour=hour["rejected"],
+        failed_last_hour=hour["failed"],
+        listeners=heartbeat.listeners(connection),
         dead_last_hour=sum(1 for letter in letters if (letter.failed_at or 0) >= since),
         routes=routes,
         routes_error=error,

@@ -21,6 +21,9 @@ Module map (the session imports the modules it uses; none of them imports the se
     policy    envelope rules (HELO text, sender and recipient syntax, served domains)
     limits    connection counts and rates per client and process, error counts, DATA bytes
     load      overload guards: event-loop lag, queue backlog
+    depth     the queue-depth line that lets workers scale from zero
+    heartbeat each process's record and outcome counts in Redis, for the console's health page
+    recipients  MAILBUS_RECIPIENT_CHECK: does a route (or the user's check) take this address?
     tls       the STARTTLS context and what a failed handshake tells the log
     replies   every reply text, with its enhanced status code
     metrics   the Prometheus series the listener exports

@@ -48,6 +48,8 @@ class ListenerContext:
     sessions: set[Open] = field(default_factory=set)
     # Rejections by reason, also exported as mailbus_listener_rejections_total; logged at shutdown.
     counters: collections.Counter[str] = field(default_factory=collections.Counter)
+    # DATA phases by outcome (accepted, rejected, failed), which the heartbeat reports to Redis.
+    messages: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def count(self, reason: str) -> None:
         """One rejection (or other notable end) of `reason`, in the counters and the metrics."""

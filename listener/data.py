@@ -163,7 +163,9 @@ class Transfer:
         if reason:
             session.ctx.count(reason)
         accepted = reply.startswith("250")
-        metrics.MESSAGES.labels("accepted" if accepted else "failed" if error else "rejected").inc()
+        outcome = "accepted" if accepted else "failed" if error else "rejected"
+        metrics.MESSAGES.labels(outcome).inc()
+        session.ctx.messages[outcome] += 1  # for the heartbeat (listener.heartbeat)
         metrics.BYTES.inc(reader.size)
         if persist_ms is not None and not error:
             metrics.PERSIST_SECONDS.observe(persist_ms / 1000)

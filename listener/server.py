@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 
-from listener import depth, recipients, tls
+from listener import depth, heartbeat, recipients, tls
 from listener.context import ListenerContext
 from listener.persist import Persister
 from listener.session import Session
@@ -213,9 +213,10 @@ async def _main(settings: Settings) -> int:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, listener.reload_tls)
     log_event(log, "listener.ready", host=settings.host, port=listener.port, pid=os.getpid())
-    await stop.wait()
-    log_event(log, "listener.draining", pid=os.getpid(), sessions=len(listener.ctx.sessions))
-    await listener.drain(settings.shutdown_grace)
+    with heartbeat.beating(listener.ctx):
+        await stop.wait()
+        log_event(log, "listener.draining", pid=os.getpid(), sessions=len(listener.ctx.sessions))
+        await listener.drain(settings.shutdown_grace)
     log_event(log, "listener.stopped", pid=os.getpid(), counters=listener.counters)
     return 0
 

@@ -46,3 +46,18 @@ def test_health_shows_the_queue_and_the_routes_in_order(fake, console) -> None:
 def test_health_says_why_it_cannot_show_the_routes(console) -> None:
     html = console(handlers="no.such.module:router").get("/health").text
     assert "cannot import module" in html
+
+
+def test_health_lists_the_listener_processes_and_their_last_hour(fake, console) -> None:
+    from mailbus.heartbeat import record_listener
+
+    client = console()
+    identity = {"host": "mx-1", "pid": 4242, "started": 1_800_000_000.0}
+    totals = {"accepted": 7, "rejected": 2, "failed": 1}
+    record_listener(fake, identity, sessions=3, totals=totals, deltas=totals)
+    record_listener(fake, identity, sessions=3, totals=totals, deltas={"accepted": 0})
+    html = client.get("/health").text
+    assert '<dd id="rejected">2</dd>' in html
+    assert (
+        "<td>mx-1</td><td>4242</td>" in html and "<td>3</td><td>7</td><td>2</td><td>1</td>" in html
+    )
