@@ -40,11 +40,19 @@ def test_handler_sees_the_verdicts_for_the_proxied_client(
         client.ehlo()
         reply = client.message(raw + b".\r\n", sender="alice@sender.example",
                                to="support@example.com")  # fmt: skip
+        forged_from = message(from_="CEO <ceo@bank.example>", subject="Wire the money")
+        other = client.message(forged_from + b".\r\n", sender="ceo@bank.example",
+                               to="support@example.com")  # fmt: skip
     assert reply.startswith("250 "), reply
+    assert other.startswith("250 "), other
     worker = mailbus("worker", "--burst", env=env)
     assert worker.returncode == 0, worker.stdout + worker.stderr
 
-    (record,) = handled(env)
+    records = handled(env)
+    trusted = [r["trusted"] for r in records if "trusted" in r]
+    assert trusted == ["alice@sender.example"]  # when= let the genuine one through, only it
+    record, unverified = sorted((r for r in records if "auth" in r), key=lambda r: r["id"])
+    assert unverified["auth"]["dmarc"]["result"] != "pass"
     auth = record["auth"]
     assert auth["spf"] == {"result": "pass", "domain": "sender.example", "scope": "mailfrom",
                            "explanation": "sender SPF authorized"}  # fmt: skip
