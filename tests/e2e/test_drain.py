@@ -78,8 +78,10 @@ def test_sigterm_mid_data_never_loses_or_duplicates_an_accepted_message(
     assert len(results) == 24
     assert accepted, f"some message should have finished before the drain: {results}"
     assert len(accepted) < len(results), "the slowest uploads outlast the 3 s grace"
-    for reply in results:
-        assert reply.startswith(("250 2.0.0", "421 4.3.2", "error:", "closed")), reply
+    for reply in results:  # a connection still in the accept queue at SIGTERM is closed unheard
+        assert reply.startswith(("250 2.0.0", "421 4.3.2", "error:", "closed", "no greeting")), (
+            reply
+        )
 
     worker = mailbus("worker", "--burst", env=env)
     assert worker.returncode == 0, worker.stdout + worker.stderr
