@@ -20,6 +20,7 @@ import asyncio
 import json
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import redis
 
 from bench.loadgen import run_load
 from bench.procs import Server, python_command, python_env
+from mailbus import heartbeat
 from mailbus.redis_server import RedisServer, free_port
 
 QUIET = {  # per-message figures only: no background polls, no per-line logging
@@ -70,6 +72,14 @@ def _per_message(before: dict[str, Any], after: dict[str, Any], count: int) -> d
     }
 
 
+def _after_first_heartbeat(client: redis.Redis, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(client.scan_iter(match=f"{heartbeat.PROCESS}*")):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the listener did not beat (listener.heartbeat)")
+        time.sleep(0.02)
+
+
 def measure(
     server: RedisServer, *, size: int, count: int, concurrency: int, log: Path, store: str = "redis"
 ) -> dict[str, Any]:
@@ -87,6 +97,7 @@ def measure(
     listener = Server("mailbus", python_command("mailbus", "listen"), port=port, env=env, log=log)
     listener.start()
     try:
+        _after_first_heartbeat(client)  # a beat is per process and 15 s, not per message
         client.config_resetstat()
         start = _snapshot(client)
         load = asyncio.run(run_load(port=port, size=size, concurrency=concurrency, count=count))
