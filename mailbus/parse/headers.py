@@ -56,6 +56,8 @@ def split_headers(
         line_end = end if nl < 0 else nl
         nxt = end if nl < 0 else nl + 1
         line = buf[pos:line_end]
+        if line.endswith(b"\r"):
+            line = line[:-1]
         if leading and line.startswith(_BOM):
             budget.defect(part, "byte_order_mark")
             pos += len(_BOM)
@@ -109,7 +111,7 @@ def _text(raw: bytes) -> str:
 
 
 def _unfold(raw: bytes) -> str:
-    value = raw.replace(b"\n", b"").strip(b" \t")
+    value = raw.replace(b"\n", b"").strip(b" \t\r")
     return _text(value)
 
 

@@ -1,9 +1,12 @@
 """The MIME tree walk: raw bytes in, a flat list of `Part`s (document order) out.
 
-Owns line-ending normalisation, the iterative (never recursive) walk with its part, depth and time
-budgets, lenient multipart splitting, descending into message/rfc822 (also when base64-encoded),
-and recovering parts hidden in preambles, epilogues and uuencoded blocks. Everything is done with
-offsets into one buffer, so deep nesting does not copy the message once per level.
+Parts are offsets into the bytes as received: a line ends at LF with or without a CR before it,
+and the CRLF before a boundary belongs to the boundary (RFC 2046 5.1.1), so an attachment keeps
+the exact bytes, size and sha256 it was sent with. Only a message whose lines end in bare CR is
+rewritten (to LF) first. Owns that line-ending rule, the iterative (never recursive) walk with
+its part, depth and time budgets, lenient multipart splitting, descending into message/rfc822
+(also when base64-encoded), and recovering parts hidden in preambles, epilogues and uuencoded
+blocks. Everything is done with offsets into one buffer, so deep nesting copies nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from mailbus.parse.params import parse_structured
 _OCTET = "application/octet-stream"
 MESSAGE_TYPES = {"message/rfc822", "message/global"}
 _BOM = b"\xef\xbb\xbf"
-_GUESS_BOUNDARY = re.compile(rb"^--([^\s]{1,200})[ \t]*$", re.M)
+_GUESS_BOUNDARY = re.compile(rb"^--([^\s]{1,200})[ \t\r]*$", re.M)
 _TYPE = re.compile(r'[^\s()<>@,;:\\"/\[\]?=]+/[^\s()<>@,;:\\"/\[\]?=]+')
 _STRAY_PART = re.compile(rb"^content-type[ \t]*:", re.M | re.I)
 
@@ -64,10 +67,11 @@ class _Item:
 
 
 def normalise(raw: bytes, budget: Budget, part: str = "") -> bytes:
-    """Strip a UTF-8 BOM and leading blank lines; CRLF and bare CR become LF.
+    """Strip a UTF-8 BOM and leading blank lines; lines ending in bare CR become LF lines.
 
-    Bare CR, and bare LF in a message that otherwise uses CRLF (what the listener accepts "with
-    a note"), are defects; a message with LF line ends only is a file saved on a Unix system.
+    CRLF and LF are both line ends for the walk, so they stay as sent. Bare CR (old Mac files),
+    and bare LF in a message that otherwise uses CRLF (what the listener accepts "with a note"),
+    are defects; a message with LF line ends only is a file saved on a Unix system.
     """
     data = raw
     if data.startswith(_BOM):
@@ -77,10 +81,25 @@ def normalise(raw: bytes, budget: Budget, part: str = "") -> bytes:
         crlf = data.count(b"\r\n")
         if data.count(b"\r") > crlf:
             budget.defect(part, "bare_cr_line_endings")
+            if _cr_lines(data):
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if crlf and (bare_lf := data.count(b"\n") - crlf):
             budget.defect(part, "bare_lf_line_endings", f"{bare_lf} bare LF")
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return data.lstrip(b" \t\n")
+    return data.lstrip(b" \t\r\n")
+
+
+def _cr_lines(data: bytes) -> bool:
+    """True when the header lines end in bare CR: the only case where bytes are rewritten."""
+    head = data[: data.find(b"\n") + 1] if b"\n" in data else data
+    return head.replace(b"\r\n", b"").find(b"\r") >= 0
+
+
+def _line_before(buf: bytes, at: int, floor: int) -> int:
+    """Where the content before a delimiter at `at` ends: its CRLF (or LF) belongs to the line."""
+    end = max(floor, at - 1)
+    if end > floor and buf[end - 1] == 0x0D:
+        end -= 1
+    return end
 
 
 def walk(raw: bytes, budget: Budget) -> list[Part]:
@@ -213,7 +232,7 @@ def _split(
         line_end = end if nl < 0 else nl + 1
         rest = buf[at + len(delim) : end if nl < 0 else nl]
         is_close = rest.startswith(b"--")
-        if not is_close and rest.strip(b" \t"):
+        if not is_close and rest.strip(b" \t\r"):
             budget.defect(part.path, "ambiguous_boundary")
             pos = at + 1
             continue
@@ -233,10 +252,10 @@ def _split(
         budget.defect(part.path, "close_boundary_not_found")
     ranges = []
     for (_, body_from), (next_at, _) in zip(marks, marks[1:], strict=False):
-        ranges.append((body_from, max(body_from, next_at - 1)))
+        ranges.append((body_from, _line_before(buf, next_at, body_from)))
     if closed_at < 0 and len(marks) <= room:
         ranges.append((marks[-1][1], end))
-    preamble = (start, max(start, marks[0][0] - 1))
+    preamble = (start, _line_before(buf, marks[0][0], start))
     epilogue = (closed_at, end) if closed_at >= 0 else (end, end)
     return ranges, preamble, epilogue
 

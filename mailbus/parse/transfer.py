@@ -14,7 +14,7 @@ from mailbus.parse.limits import Budget
 
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _UU_BEGIN = re.compile(rb"^begin[ \t]+[0-7]{3,4}[ \t]+([^\n]+)\n", re.M)
-_UU_END = re.compile(rb"^end[ \t]*$", re.M)
+_UU_END = re.compile(rb"^end[ \t\r]*$", re.M)
 _IDENTITY = {"", "7bit", "8bit", "binary", "7-bit", "8-bit"}
 
 
