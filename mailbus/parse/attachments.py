@@ -52,7 +52,7 @@ def collect(parts: list[Part], budget: Budget) -> Collected:
         owner.append(inside)
         if part.kind == "multipart" or budget.out_of_time():
             continue
-        raw_name = filenames.raw_filename(part.disp_params, part.params, budget.charsets)
+        raw_name = filenames.raw_filename(part.disp_params, part.params, budget)
         named = raw_name is not None or part.disposition == "attachment"
         if part.kind == "leaf" and not named and _is_body(part):
             if inside is None:

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from mailbus.envelope import Envelope
 from mailbus.message import DateInfo, Header, InboundMessage, RawInfo
-from mailbus.parse import addresses, charsets, classify, mime, reply
+from mailbus.parse import addresses, charsets, classify, headers, mime, reply
 from mailbus.parse.attachments import collect
 from mailbus.parse.bodies import html_to_text
 from mailbus.parse.headers import RawHeaders, clean_raw, decode_value
@@ -77,6 +77,9 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
     if not parts:
         return
     budget.charsets = _declared_charsets(parts)
+    sample = headers.outside_words([value for part in parts for _, value in part.headers])
+    if sample:
+        budget.header_codecs = tuple(charsets.rank(sample, budget.charsets))
     msg.headers = _headers(parts[0].headers, budget)
     fields = _first_values(parts[0].headers, budget)
     _fill_fields(msg, fields, budget)
