@@ -153,6 +153,7 @@ class InboundMessage:
     `text` is the first text/plain body part; when the message only has HTML, `text` is derived
     from it by stripping tags and `text_from_html` is True. `stripped_text` is `text` without
     quoted history and signature. `cid_map` maps Content-ID (without <>) to its attachment.
+    `from_` is the first From mailbox; `from_all` keeps them all (RFC 5322 allows several).
     """
 
     id: str = ""
@@ -166,6 +167,7 @@ class InboundMessage:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     from_: Address | None = None
+    from_all: list[Address] = field(default_factory=list)
     sender: Address | None = None
     reply_to: list[Address] = field(default_factory=list)
     to: list[Address] = field(default_factory=list)

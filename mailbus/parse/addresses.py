@@ -28,7 +28,7 @@ def parse_list(value: str, budget: Budget, part: str = "", name: str = "") -> li
     def emit() -> None:
         text = "".join(chunk).strip()
         chunk.clear()
-        if not text:
+        if not _strip_comments(text).strip():  # nothing, or only a comment: not a mailbox
             return
         if len(out) >= budget.limits.max_addresses:
             budget.hit("addresses", part, f"{name} lists too many addresses")

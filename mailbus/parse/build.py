@@ -143,7 +143,10 @@ def _fill_fields(msg: InboundMessage, fields: dict[str, str], budget: Budget) ->
     msg.message_id = _first_id(value("message-id"))
     msg.in_reply_to = _first_id(value("in-reply-to"))
     msg.references = _MSG_ID.findall(value("references"))[:1000]
-    msg.from_ = addresses.parse_one(fields.get("from", ""), budget, "", "from")
+    msg.from_all = addrs("from")
+    msg.from_ = msg.from_all[0] if msg.from_all else None
+    if len(msg.from_all) > 1 and "sender" not in fields:  # RFC 5322 3.6.2 then requires Sender
+        budget.defect("", "multiple_addresses", "from")
     msg.sender = addresses.parse_one(fields.get("sender", ""), budget, "", "sender")
     msg.reply_to, msg.to, msg.cc, msg.bcc = (
         addrs("reply-to"),
