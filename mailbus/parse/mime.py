@@ -25,6 +25,10 @@ _BOM = b"\xef\xbb\xbf"
 _GUESS_BOUNDARY = re.compile(rb"^--([^\s]{1,200})[ \t\r]*$", re.M)
 _TYPE = re.compile(r'[^\s()<>@,;:\\"/\[\]?=]+/[^\s()<>@,;:\\"/\[\]?=]+')
 _STRAY_PART = re.compile(rb"^content-type[ \t]*:", re.M | re.I)
+# `multipart/mixedboundary="x"`, `multipart/mixed, boundary=x`: one character lost or wrong.
+_BROKEN_MULTIPART = re.compile(
+    r'\s*multipart/([a-z0-9-]+?)(?:[\s,:;.]*boundary\s*[=:]?\s*"?([^";\s]+))?(?:[^a-z0-9-]|$)', re.I
+)
 
 
 @dataclass
@@ -137,6 +141,8 @@ def _read_part(item: _Item, budget: Budget) -> Part:
             ctype = declared
         elif declared == "text":
             ctype = "text/plain"
+        elif repaired := _repair_multipart(fields["content-type"], item, budget):
+            ctype, params = repaired
         else:
             budget.defect(item.path, "invalid_content_type", declared[:60])
     disposition: str | None = None
@@ -161,6 +167,23 @@ def _read_part(item: _Item, budget: Budget) -> Part:
         disp_params=disp_params,
         origin=item.origin,
     )
+
+
+def _repair_multipart(value: str, item: _Item, budget: Budget) -> tuple[str, dict[str, str]] | None:
+    """A broken multipart Content-Type, kept as multipart with its boundary when evident."""
+    match = _BROKEN_MULTIPART.match(value)
+    if match is None:
+        return None
+    budget.defect(item.path, "content_type_repaired", value[:60])
+    params = {}
+    boundary = match.group(2) or ""
+    if (
+        boundary
+        and item.buf.find(b"--" + boundary.encode("utf-8", "surrogateescape"), item.start, item.end)
+        >= 0
+    ):
+        params["boundary"] = boundary
+    return "multipart/" + match.group(1).lower(), params
 
 
 def _expand(part: Part, index: int, item: _Item, budget: Budget) -> list[_Item]:
