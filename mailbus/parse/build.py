@@ -83,6 +83,7 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
     msg.headers = _headers(parts[0].headers, budget)
     fields = _first_values(parts[0].headers, budget)
     _fill_fields(msg, fields, budget)
+    msg.date = _date([v for k, v in parts[0].headers if k.lower() == "date"], budget)
     found = collect(parts, budget)
     msg.text, msg.html, msg.other_bodies = found.text, found.html, found.other_bodies
     msg.attachments = found.attachments
@@ -139,7 +140,6 @@ def _fill_fields(msg: InboundMessage, fields: dict[str, str], budget: Budget) ->
         return addresses.parse_list(fields.get(name, ""), budget, "", name)
 
     msg.subject = value("subject")
-    msg.date = _date(value("date"), budget)
     msg.message_id = _first_id(value("message-id"))
     msg.in_reply_to = _first_id(value("in-reply-to"))
     msg.references = _MSG_ID.findall(value("references"))[:1000]
@@ -156,17 +156,17 @@ def _fill_fields(msg: InboundMessage, fields: dict[str, str], budget: Budget) ->
     )
 
 
-def _date(raw: str, budget: Budget) -> DateInfo:
-    if not raw:
-        return DateInfo()
-    try:
-        parsed = parsedate_to_datetime(raw)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return DateInfo(raw, parsed)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        budget.defect("", "invalid_date", raw[:80])
-        return DateInfo(raw, None)
+def _date(raw: list[str], budget: Budget) -> DateInfo:
+    """The first Date: that parses; an unparseable one before it is a defect, not the answer."""
+    values = [decode_value(value, budget, "", "date").strip() for value in raw]
+    for value in filter(None, values):
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            budget.defect("", "invalid_date", value[:80])
+            continue
+        return DateInfo(value, parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    return DateInfo(values[0], None) if values else DateInfo()
 
 
 def _first_id(value: str) -> str | None:
