@@ -94,7 +94,8 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
         msg.text, msg.text_from_html = html_to_text(msg.html), True
     sender = msg.from_.email if msg.from_ else ""
     msg.classification = classify.classify(fields, msg.subject, sender, parts, budget)
-    msg.stripped_text = reply.strip_reply(msg.text)
+    answer = reply.split_reply(msg.text)
+    msg.stripped_text, msg.signature = answer.text, answer.signature
 
 
 def _declared_charsets(parts: list[mime.Part]) -> tuple[str, ...]:
