@@ -152,7 +152,8 @@ class InboundMessage:
 
     `text` is the first text/plain body part; when the message only has HTML, `text` is derived
     from it by stripping tags and `text_from_html` is True. `stripped_text` is `text` without
-    quoted history and signature; `signature` is the signature block found, else None.
+    quoted history and signature; `signature` is the signature block found, else None;
+    `stripped_html` is `html` without the quoted message.
     `cid_map` maps Content-ID (without <>) to its attachment.
     `from_` is the first From mailbox; `from_all` keeps them all (RFC 5322 allows several).
     """
@@ -179,6 +180,7 @@ class InboundMessage:
     text_from_html: bool = False
     other_bodies: list[Body] = field(default_factory=list)
     stripped_text: str | None = None
+    stripped_html: str | None = None
     signature: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     cid_map: dict[str, Attachment] = field(default_factory=dict)
