@@ -70,6 +70,7 @@ class Attachment:
 
     `parent` is the index of the attachment this one came out of: a forwarded message/rfc822 or a
     TNEF winmail.dat. `detected_type` comes from the bytes, `content_type` from the sender.
+    `is_encrypted` marks an S/MIME or PGP encrypted body, which only the recipient can open.
     """
 
     index: int
@@ -83,6 +84,7 @@ class Attachment:
     disposition: str | None = None
     is_inline: bool = False
     is_message: bool = False
+    is_encrypted: bool = False
     parent: int | None = None
     part: str = ""
     storage_key: str | None = None
@@ -138,6 +140,20 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class Security:
+    """Signed and encrypted mail: `signed`/`encrypted` are "smime", "pgp" or None.
+
+    For an S/MIME signature, the signer certificate's subject and e-mail address. Nothing is
+    verified (not the signature, not the chain): treat these as claims.
+    """
+
+    signed: str | None = None
+    encrypted: str | None = None
+    signer_subject: str | None = None
+    signer_email: str | None = None
+
+
+@dataclass(frozen=True)
 class Defect:
     """Something wrong with the input that the parser worked around; `part` is a path like "1.2"."""
 
@@ -185,6 +201,7 @@ class InboundMessage:
     attachments: list[Attachment] = field(default_factory=list)
     cid_map: dict[str, Attachment] = field(default_factory=dict)
     classification: Classification = field(default_factory=Classification)
+    security: Security = field(default_factory=Security)
     defects: list[Defect] = field(default_factory=list)
     limits_hit: list[str] = field(default_factory=list)
 

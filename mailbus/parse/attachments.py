@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from mailbus.message import Attachment, Body
-from mailbus.parse import detect, filenames, tnef, transfer
+from mailbus.parse import detect, filenames, security, tnef, transfer
 from mailbus.parse.bodies import decode_text
 from mailbus.parse.limits import Budget
 from mailbus.parse.mime import Part
@@ -50,7 +50,7 @@ def collect(parts: list[Part], budget: Budget) -> Collected:
             parent = parts[part.parent]
             inside = parent.attachment if parent.attachment is not None else owner[part.parent]
         owner.append(inside)
-        if part.kind == "multipart" or budget.out_of_time():
+        if part.kind == "multipart" or budget.out_of_time() or security.is_pgp_control(parts, part):
             continue
         raw_name = filenames.raw_filename(part.disp_params, part.params, budget)
         named = raw_name is not None or part.disposition == "attachment"

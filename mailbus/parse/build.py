@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from mailbus.envelope import Envelope
 from mailbus.message import DateInfo, Header, InboundMessage, RawInfo
-from mailbus.parse import addresses, charsets, classify, headers, mime, reply, reply_html
+from mailbus.parse import addresses, charsets, classify, headers, mime, reply, reply_html, security
 from mailbus.parse.attachments import collect
 from mailbus.parse.bodies import html_to_text
 from mailbus.parse.headers import RawHeaders, clean_raw, decode_value
@@ -94,6 +94,7 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
         msg.text, msg.text_from_html = html_to_text(msg.html), True
     sender = msg.from_.email if msg.from_ else ""
     msg.classification = classify.classify(fields, msg.subject, sender, parts, budget)
+    msg.security = security.inspect(parts, msg.attachments, budget)
     answer = reply.split_reply(msg.text)
     msg.stripped_text, msg.signature = answer.text, answer.signature
     msg.stripped_html = reply_html.strip_html(msg.html)
