@@ -10,6 +10,8 @@ attachment marked `is_encrypted`.
 
 from __future__ import annotations
 
+import warnings
+
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
@@ -79,7 +81,9 @@ def _mark_children(parts: list[Part], attachments: list[Attachment], parent: Par
 def _signer(data: bytes, budget: Budget) -> tuple[str | None, str | None]:
     """Subject and e-mail address of the signing certificate in a PKCS #7 blob."""
     try:
-        certs = pkcs7.load_der_pkcs7_certificates(data)
+        with warnings.catch_warnings():  # BER (Outlook's) is read with a warning: not ours to show
+            warnings.simplefilter("ignore", UserWarning)
+            certs = pkcs7.load_der_pkcs7_certificates(data)
     except Exception:  # noqa: BLE001 - not DER: maybe PEM armour, else unreadable
         try:
             certs = pkcs7.load_pem_pkcs7_certificates(data)
