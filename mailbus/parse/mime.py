@@ -1,10 +1,8 @@
 """The MIME tree walk: raw bytes in, a flat list of `Part`s (document order) out.
 
-Parts are offsets into the bytes as received: a line ends at LF with or without a CR before it,
-and the CRLF before a boundary belongs to the boundary (RFC 2046 5.1.1), so an attachment keeps
-the exact bytes, size and sha256 it was sent with. Only a message whose lines end in bare CR is
-rewritten (to LF) first. Owns that line-ending rule, the iterative (never recursive) walk with
-its part, depth and time budgets, lenient multipart splitting, descending into message/rfc822
+Parts are offsets into the bytes as received (see `lines`), so an attachment keeps the exact
+bytes, size and sha256 it was sent with. Owns the iterative (never recursive) walk with its part,
+depth and time budgets, lenient multipart splitting, descending into message/rfc822
 (also when base64-encoded), and recovering parts hidden in preambles, epilogues and uuencoded
 blocks. Everything is done with offsets into one buffer, so deep nesting copies nothing.
 """
@@ -14,14 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mailbus.parse import transfer
+from mailbus.parse import lines, transfer
 from mailbus.parse.headers import RawHeaders, split_headers
 from mailbus.parse.limits import Budget
 from mailbus.parse.params import parse_structured
 
 _OCTET = "application/octet-stream"
 MESSAGE_TYPES = {"message/rfc822", "message/global"}
-_BOM = b"\xef\xbb\xbf"
 _GUESS_BOUNDARY = re.compile(rb"^--([^\s]{1,200})[ \t\r]*$", re.M)
 _TYPE = re.compile(r'[^\s()<>@,;:\\"/\[\]?=]+/[^\s()<>@,;:\\"/\[\]?=]+')
 _STRAY_PART = re.compile(rb"^content-type[ \t]*:", re.M | re.I)
@@ -70,45 +67,9 @@ class _Item:
     origin: str = "mime"
 
 
-def normalise(raw: bytes, budget: Budget, part: str = "") -> bytes:
-    """Strip a UTF-8 BOM and leading blank lines; lines ending in bare CR become LF lines.
-
-    CRLF and LF are both line ends for the walk, so they stay as sent. Bare CR (old Mac files),
-    and bare LF in a message that otherwise uses CRLF (what the listener accepts "with a note"),
-    are defects; a message with LF line ends only is a file saved on a Unix system.
-    """
-    data = raw
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-        budget.defect(part, "byte_order_mark")
-    if b"\r" in data:
-        crlf = data.count(b"\r\n")
-        if data.count(b"\r") > crlf:
-            budget.defect(part, "bare_cr_line_endings")
-            if _cr_lines(data):
-                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if crlf and (bare_lf := data.count(b"\n") - crlf):
-            budget.defect(part, "bare_lf_line_endings", f"{bare_lf} bare LF")
-    return data.lstrip(b" \t\r\n")
-
-
-def _cr_lines(data: bytes) -> bool:
-    """True when the header lines end in bare CR: the only case where bytes are rewritten."""
-    head = data[: data.find(b"\n") + 1] if b"\n" in data else data
-    return head.replace(b"\r\n", b"").find(b"\r") >= 0
-
-
-def _line_before(buf: bytes, at: int, floor: int) -> int:
-    """Where the content before a delimiter at `at` ends: its CRLF (or LF) belongs to the line."""
-    end = max(floor, at - 1)
-    if end > floor and buf[end - 1] == 0x0D:
-        end -= 1
-    return end
-
-
 def walk(raw: bytes, budget: Budget) -> list[Part]:
     """Split a whole message into parts, within the budget; never raises on bad input."""
-    buf = normalise(raw, budget)
+    buf = lines.normalise(raw, budget)
     parts: list[Part] = []
     stack = [_Item(buf, 0, len(buf), 0, None, "")]
     while stack:
@@ -200,7 +161,7 @@ def _expand(part: Part, index: int, item: _Item, budget: Budget) -> list[_Item]:
         if part.cte.strip().lower() not in ("", "7bit", "8bit", "binary"):
             budget.defect(part.path, "encoding_domain", part.cte[:40])
             inner = transfer.decode_body(part.body, part.cte, budget, part.path)
-            part.buf = normalise(inner, budget, part.path)
+            part.buf = lines.normalise(inner, budget, part.path)
             part.start, part.end = 0, len(part.buf)
         return [_Item(part.buf, part.start, part.end, item.depth + 1, index, child_path + "1")]
     if part.cte.strip().lower() not in ("", "7bit", "8bit", "binary"):
@@ -275,10 +236,10 @@ def _split(
         budget.defect(part.path, "close_boundary_not_found")
     ranges = []
     for (_, body_from), (next_at, _) in zip(marks, marks[1:], strict=False):
-        ranges.append((body_from, _line_before(buf, next_at, body_from)))
+        ranges.append((body_from, lines.before_delimiter(buf, next_at, body_from)))
     if closed_at < 0 and len(marks) <= room:
         ranges.append((marks[-1][1], end))
-    preamble = (start, _line_before(buf, marks[0][0], start))
+    preamble = (start, lines.before_delimiter(buf, marks[0][0], start))
     epilogue = (closed_at, end) if closed_at >= 0 else (end, end)
     return ranges, preamble, epilogue
 
