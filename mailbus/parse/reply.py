@@ -52,6 +52,7 @@ _SIGN_OFF = re.compile(  # sent-from lines and sign-offs mail-parser-reply has n
 
 _QUOTE = re.compile(r"^[ \t]*>", re.M)
 _RULE = re.compile(r"^[-_=*\s]*$")
+_NEWLINE = re.compile(r"\n")
 _HEADER_LINE = re.compile(r"^[^\n]*?(?:[:：]|-----|original message)", re.I | re.M)
 
 
@@ -91,7 +92,7 @@ def _split(raw: str) -> Reply | None:
     ends = [m.start() for m in (header, cut) if m is not None and body[: m.start()].strip()]
     content = body[: min(ends, default=len(body))]
     patterns = _patterns()
-    signature = patterns.signature.search(content)
+    signature = _at_line_starts(patterns.signature, content)
     reply = EmailReply(
         content=content,
         signatures=signature.group() if signature else "",
@@ -116,6 +117,20 @@ def _first_header(body: str) -> re.Match[str] | None:
         if match is not None:
             return match
     return None
+
+
+def _at_line_starts(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """`pattern.search(text)` for a pattern that can only start at a line start or a newline.
+
+    The library's signature pattern is such an alternation; trying it only there is the same
+    answer, found in a fraction of the time."""
+    match = pattern.match(text, 0)
+    for newline in _NEWLINE.finditer(text):
+        if match is not None:
+            return match
+        at = newline.start()
+        match = pattern.match(text, at) or pattern.match(text, at + 1)
+    return match
 
 
 @cache
