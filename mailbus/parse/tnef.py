@@ -3,7 +3,8 @@
 Owns the call into `tnefparse` and the tolerance around it: a blob that is too large, truncated or
 otherwise undecodable yields no children and a defect, while the winmail.dat itself stays a normal
 attachment, so nothing is lost when decoding fails. The plain and HTML bodies are returned too,
-for a message whose only body is inside the TNEF (an RTF-only body is not converted).
+for a message whose only body is inside the TNEF; an RTF-only body (Outlook's "Rich Text") is
+decompressed (compressed-rtf) and read as plain text (striprtf).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from compressed_rtf import decompress
+from striprtf.striprtf import rtf_to_text
 from tnefparse import TNEF
 
 from mailbus.parse import charsets
@@ -56,12 +59,24 @@ def unpack(content: bytes, budget: Budget, part: str) -> Unpacked:
             found.files.append((name, data))
         found.text = _text(blob.body, blob.codepage, budget)
         found.html = _text(blob.htmlbody, None, budget)
+        if found.text is None and found.html is None and blob._rtfbody:
+            found.text = _rtf_text(blob._rtfbody, budget, part)
         return found
     except Exception as exc:  # noqa: BLE001 - tnefparse raises many types on bad input
         budget.defect(part, "tnef_undecodable", type(exc).__name__)
         return Unpacked()
     finally:
         logger.setLevel(level)
+
+
+def _rtf_text(compressed: bytes, budget: Budget, part: str) -> str | None:
+    """The text of a compressed RTF body; None with a defect when it cannot be read."""
+    try:
+        rtf = decompress(bytes(compressed) + b"\x00")
+        return _text(rtf_to_text(rtf.decode("latin-1"), errors="replace").rstrip(), None, budget)
+    except Exception as exc:  # noqa: BLE001 - both libraries raise many types on bad input
+        budget.defect(part, "tnef_rtf_undecodable", type(exc).__name__)
+        return None
 
 
 def _text(body: object, codepage: str | None, budget: Budget) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import struct
 
+from compressed_rtf import compress
+
 from mailbus.parse import parse
 from tests.parse.test_structure import make_tnef
 
@@ -16,10 +18,14 @@ def _attr(level: int, attr_id: int, attr_type: int, data: bytes) -> bytes:
     return head + data + struct.pack("<H", sum(data) & 0xFFFF)
 
 
+def _binary(data: bytes) -> bytes:
+    """One binary MAPI value: count 1, length, data padded to 4 bytes."""
+    return struct.pack("<II", 1, len(data)) + data + b"\x00" * (-len(data) % 4)
+
+
 def _html_props(html: bytes) -> bytes:
-    """MAPI properties holding PR_BODY_HTML (0x1013, binary): count, type, id, 1 value."""
-    padded = html + b"\x00" * (-len(html) % 4)
-    return struct.pack("<IHHII", 1, 0x0102, 0x1013, 1, len(html)) + padded
+    """MAPI properties holding PR_BODY_HTML (0x1013, binary): count, type, id, value."""
+    return struct.pack("<IHH", 1, 0x0102, 0x1013) + _binary(html)
 
 
 def _message(blob: bytes, outer_body: bytes = b"") -> bytes:
@@ -45,6 +51,16 @@ def test_html_body_inside_tnef_becomes_the_html() -> None:
     msg = parse(_message(blob))
     assert msg.html == HTML.decode()
     assert msg.text == "Body only in TNEF" and msg.text_from_html
+
+
+def test_rtf_only_body_inside_tnef_becomes_the_text() -> None:
+    rtf = (
+        b"{\\rtf1\\ansi\\ansicpg1252 {\\fonttbl\\f0 Arial;}\\f0 Hello from \\b RTF\\b0 , "
+        b"caf\\'e9.\\par second line\\par}"
+    )
+    props = struct.pack("<IHH", 1, 0x0102, 0x1009) + _binary(compress(rtf))
+    msg = parse(_message(make_tnef([]) + _attr(1, 0x9003, 0x0006, props)))
+    assert msg.text == "Hello from RTF, café.\nsecond line"
 
 
 def test_a_body_outside_the_tnef_wins() -> None:
