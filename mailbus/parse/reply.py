@@ -88,7 +88,11 @@ def _split(raw: str) -> Reply | None:
         return None
     if _interleaved(body):
         reply = _cut_signature(body)
-        return reply if reply.signature else None
+        return (
+            Reply(_restore(reply.text or "", raw, body), reply.signature)
+            if reply.signature
+            else None
+        )
     ends = [m.start() for m in (header, cut) if m is not None and body[: m.start()].strip()]
     content = body[: min(ends, default=len(body))]
     patterns = _patterns()

@@ -30,3 +30,10 @@ def test_no_signature_is_none_and_plain_text_is_kept_whole() -> None:
 def test_a_long_text_without_reply_markers_is_kept_whole() -> None:
     text = "word " * 10_000 + "\nend of a long report"
     assert parse(_plain(text)).stripped_text == text.strip()
+
+
+def test_interleaved_answers_keep_their_indentation_without_the_signature() -> None:
+    text = "> Is the code right?\n\n    def f(): pass\n\nLooks fine to me.\n\n-- \nBob\n"
+    msg = parse(_plain(text))
+    assert msg.stripped_text == "> Is the code right?\n\n    def f(): pass\n\nLooks fine to me."
+    assert msg.signature == "--\nBob"
