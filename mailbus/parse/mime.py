@@ -161,8 +161,9 @@ def _expand(part: Part, index: int, item: _Item, budget: Budget) -> list[_Item]:
         if part.cte.strip().lower() not in ("", "7bit", "8bit", "binary"):
             budget.defect(part.path, "encoding_domain", part.cte[:40])
             inner = transfer.decode_body(part.body, part.cte, budget, part.path)
-            part.buf = lines.normalise(inner, budget, part.path)
-            part.start, part.end = 0, len(part.buf)
+            part.buf, part.start, part.end = inner, 0, len(inner)  # the attachment: as decoded
+            walked = lines.normalise(inner, budget, part.path)
+            return [_Item(walked, 0, len(walked), item.depth + 1, index, child_path + "1")]
         return [_Item(part.buf, part.start, part.end, item.depth + 1, index, child_path + "1")]
     if part.cte.strip().lower() not in ("", "7bit", "8bit", "binary"):
         budget.defect(part.path, "encoding_domain", part.cte[:40])

@@ -6,6 +6,7 @@ the bytes, size and sha256 the sender sent, whatever its transfer encoding.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 from mailbus.parse import parse
@@ -68,3 +69,16 @@ def test_quoted_printable_soft_breaks_over_crlf() -> None:
         b"Content-Transfer-Encoding: quoted-printable\r\n\r\nab=\r\ncd=0D=0Aef\r\n--q--\r\n"
     )
     assert parse(raw).attachments[0].read() == b"abcd\r\nef"
+
+
+def test_base64_forwarded_message_keeps_its_decoded_bytes() -> None:
+    inner = b"\xef\xbb\xbf" + INNER  # a BOM the walk skips, but the attachment keeps
+    raw = (
+        b"Subject: fwd\r\nContent-Type: multipart/mixed; boundary=f\r\n\r\n--f\r\n"
+        b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(inner) + b"--f--\r\n"
+    )  # fmt: skip
+    msg = parse(raw)
+    fwd = next(a for a in msg.attachments if a.is_message)
+    assert fwd.read() == inner
+    assert "byte_order_mark" in [d.kind for d in msg.defects]
