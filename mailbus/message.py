@@ -83,6 +83,7 @@ class Attachment:
 
     `parent` is the index of the attachment this one came out of: a forwarded message/rfc822 or a
     TNEF winmail.dat. `detected_type` comes from the bytes, `content_type` from the sender.
+    `is_encrypted` marks an S/MIME or PGP encrypted body, which only the recipient can open.
     """
 
     index: int
@@ -96,6 +97,7 @@ class Attachment:
     disposition: str | None = None
     is_inline: bool = False
     is_message: bool = False
+    is_encrypted: bool = False
     parent: int | None = None
     part: str = ""
     storage_key: str | None = None
@@ -157,6 +159,20 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class Security:
+    """Signed and encrypted mail: `signed`/`encrypted` are "smime", "pgp" or None.
+
+    For an S/MIME signature, the signer certificate's subject and e-mail address. Nothing is
+    verified (not the signature, not the chain): treat these as claims.
+    """
+
+    signed: str | None = None
+    encrypted: str | None = None
+    signer_subject: str | None = None
+    signer_email: str | None = None
+
+
+@dataclass(frozen=True)
 class Defect:
     """Something wrong with the input that the parser worked around; `part` is a path like "1.2"."""
 
@@ -171,7 +187,10 @@ class InboundMessage:
 
     `text` is the first text/plain body part; when the message only has HTML, `text` is derived
     from it by stripping tags and `text_from_html` is True. `stripped_text` is `text` without
-    quoted history and signature. `cid_map` maps Content-ID (without <>) to its attachment.
+    quoted history and signature; `signature` is the signature block found, else None;
+    `stripped_html` is `html` without the quoted message.
+    `cid_map` maps Content-ID (without <>) to its attachment.
+    `from_` is the first From mailbox; `from_all` keeps them all (RFC 5322 allows several).
     `auth` holds the SPF/DKIM/DMARC/ARC/iprev verdicts the worker computed before dispatch.
     """
 
@@ -186,6 +205,7 @@ class InboundMessage:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     from_: Address | None = None
+    from_all: list[Address] = field(default_factory=list)
     sender: Address | None = None
     reply_to: list[Address] = field(default_factory=list)
     to: list[Address] = field(default_factory=list)
@@ -196,9 +216,12 @@ class InboundMessage:
     text_from_html: bool = False
     other_bodies: list[Body] = field(default_factory=list)
     stripped_text: str | None = None
+    stripped_html: str | None = None
+    signature: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     cid_map: dict[str, Attachment] = field(default_factory=dict)
     classification: Classification = field(default_factory=Classification)
+    security: Security = field(default_factory=Security)
     defects: list[Defect] = field(default_factory=list)
     limits_hit: list[str] = field(default_factory=list)
     auth: AuthResults = field(default_factory=AuthResults)

@@ -28,8 +28,8 @@ def parse_list(value: str, budget: Budget, part: str = "", name: str = "") -> li
     def emit() -> None:
         text = "".join(chunk).strip()
         chunk.clear()
-        if not text:
-            return
+        if not text or ("(" in text and not _strip_comments(text).strip()):
+            return  # nothing, or only a comment: not a mailbox
         if len(out) >= budget.limits.max_addresses:
             budget.hit("addresses", part, f"{name} lists too many addresses")
             return

@@ -2,11 +2,11 @@
 
 Owns the rules: an inline text/plain or text/html part without a filename is a body (the first of
 each becomes `text`/`html`, later ones `other_bodies`; a named inline one fills an empty slot and
-is also kept as an attachment); report parts (delivery-status, feedback)
-and other inline text/* are other bodies; everything else is an attachment. A forwarded
-message/rfc822 is one attachment (`is_message`) and the attachments inside it hang under it
-(`parent`); so do the files unpacked from a TNEF winmail.dat. Bodies of forwarded messages stay
-inside their attachment and never become the outer message's text.
+is also kept as an attachment); report parts (delivery-status, feedback) and other inline text/*
+are other bodies; everything else is an attachment. A forwarded message/rfc822 is one attachment
+(`is_message`) and the attachments inside it hang under it (`parent`); so do the files unpacked
+from a TNEF winmail.dat, whose body becomes the message's when the message has none of its own.
+Bodies of forwarded messages stay inside their attachment and never become the outer text.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from mailbus.message import Attachment, Body
-from mailbus.parse import detect, filenames, tnef, transfer
+from mailbus.parse import detect, filenames, security, tnef, transfer
 from mailbus.parse.bodies import decode_text
 from mailbus.parse.limits import Budget
 from mailbus.parse.mime import Part
@@ -38,6 +38,8 @@ class Collected:
     html: str | None = None
     other_bodies: list[Body] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    tnef_text: str | None = None
+    tnef_html: str | None = None
 
 
 def collect(parts: list[Part], budget: Budget) -> Collected:
@@ -50,9 +52,9 @@ def collect(parts: list[Part], budget: Budget) -> Collected:
             parent = parts[part.parent]
             inside = parent.attachment if parent.attachment is not None else owner[part.parent]
         owner.append(inside)
-        if part.kind == "multipart" or budget.out_of_time():
+        if part.kind == "multipart" or budget.out_of_time() or security.is_pgp_control(parts, part):
             continue
-        raw_name = filenames.raw_filename(part.disp_params, part.params, budget.charsets)
+        raw_name = filenames.raw_filename(part.disp_params, part.params, budget)
         named = raw_name is not None or part.disposition == "attachment"
         if part.kind == "leaf" and not named and _is_body(part):
             if inside is None:
@@ -64,11 +66,17 @@ def collect(parts: list[Part], budget: Budget) -> Collected:
         part.attachment = att.index
         out.attachments.append(att)
         if tnef.is_tnef(part.content_type, raw_name, att.read()):
-            for name, data in tnef.unpack(att.read(), budget, part.path):
+            unpacked = tnef.unpack(att.read(), budget, part.path)
+            if inside is None:
+                out.tnef_text = out.tnef_text or unpacked.text
+                out.tnef_html = out.tnef_html or unpacked.html
+            for name, data in unpacked.files:
                 index = len(out.attachments)
                 kind = detect.detect(data)[0]
                 ctype = kind or "application/octet-stream"
                 out.attachments.append(_make(index, name or None, ctype, data, att.index, kind))
+    if out.text is None and out.html is None:  # the only body is inside winmail.dat
+        out.text, out.html = out.tnef_text, out.tnef_html
     names = filenames.deduplicate([a.filename for a in out.attachments])
     for att, name in zip(out.attachments, names, strict=True):
         att.filename = name

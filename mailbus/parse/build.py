@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from mailbus.envelope import Envelope
 from mailbus.message import DateInfo, Header, InboundMessage, RawInfo
-from mailbus.parse import addresses, charsets, classify, mime, reply
+from mailbus.parse import addresses, charsets, classify, headers, mime, reply, reply_html, security
 from mailbus.parse.attachments import collect
 from mailbus.parse.bodies import html_to_text
 from mailbus.parse.headers import RawHeaders, clean_raw, decode_value
@@ -77,9 +77,13 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
     if not parts:
         return
     budget.charsets = _declared_charsets(parts)
+    sample = headers.outside_words([value for part in parts for _, value in part.headers])
+    if sample:
+        budget.header_codecs = tuple(charsets.rank(sample, budget.charsets))
     msg.headers = _headers(parts[0].headers, budget)
     fields = _first_values(parts[0].headers, budget)
     _fill_fields(msg, fields, budget)
+    msg.date = _date([v for k, v in parts[0].headers if k.lower() == "date"], budget)
     found = collect(parts, budget)
     msg.text, msg.html, msg.other_bodies = found.text, found.html, found.other_bodies
     msg.attachments = found.attachments
@@ -90,7 +94,10 @@ def _fill(msg: InboundMessage, data: bytes, budget: Budget) -> None:
         msg.text, msg.text_from_html = html_to_text(msg.html), True
     sender = msg.from_.email if msg.from_ else ""
     msg.classification = classify.classify(fields, msg.subject, sender, parts, budget)
-    msg.stripped_text = reply.strip_reply(msg.text)
+    msg.security = security.inspect(parts, msg.attachments, budget)
+    answer = reply.split_reply(msg.text)
+    msg.stripped_text, msg.signature = answer.text, answer.signature
+    msg.stripped_html = reply_html.strip_html(msg.html)
 
 
 def _declared_charsets(parts: list[mime.Part]) -> tuple[str, ...]:
@@ -136,11 +143,13 @@ def _fill_fields(msg: InboundMessage, fields: dict[str, str], budget: Budget) ->
         return addresses.parse_list(fields.get(name, ""), budget, "", name)
 
     msg.subject = value("subject")
-    msg.date = _date(value("date"), budget)
     msg.message_id = _first_id(value("message-id"))
     msg.in_reply_to = _first_id(value("in-reply-to"))
     msg.references = _MSG_ID.findall(value("references"))[:1000]
-    msg.from_ = addresses.parse_one(fields.get("from", ""), budget, "", "from")
+    msg.from_all = addrs("from")
+    msg.from_ = msg.from_all[0] if msg.from_all else None
+    if len(msg.from_all) > 1 and "sender" not in fields:  # RFC 5322 3.6.2 then requires Sender
+        budget.defect("", "multiple_addresses", "from")
     msg.sender = addresses.parse_one(fields.get("sender", ""), budget, "", "sender")
     msg.reply_to, msg.to, msg.cc, msg.bcc = (
         addrs("reply-to"),
@@ -150,17 +159,17 @@ def _fill_fields(msg: InboundMessage, fields: dict[str, str], budget: Budget) ->
     )
 
 
-def _date(raw: str, budget: Budget) -> DateInfo:
-    if not raw:
-        return DateInfo()
-    try:
-        parsed = parsedate_to_datetime(raw)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return DateInfo(raw, parsed)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        budget.defect("", "invalid_date", raw[:80])
-        return DateInfo(raw, None)
+def _date(raw: list[str], budget: Budget) -> DateInfo:
+    """The first Date: that parses; an unparseable one before it is a defect, not the answer."""
+    values = [decode_value(value, budget, "", "date").strip() for value in raw]
+    for value in filter(None, values):
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            budget.defect("", "invalid_date", value[:80])
+            continue
+        return DateInfo(value, parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    return DateInfo(values[0], None) if values else DateInfo()
 
 
 def _first_id(value: str) -> str | None:

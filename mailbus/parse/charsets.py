@@ -129,7 +129,23 @@ def decode(
 
 
 def guess(data: bytes, declared: Sequence[str] = ()) -> str:
-    """Best reading of 8-bit bytes with no usable charset; U+FFFD only when no charset fits.
+    """Best reading of 8-bit bytes with no usable charset; U+FFFD only when no charset fits."""
+    ranked = rank(data, declared)
+    return read_in(data, ranked) or data.decode(ranked[0] if ranked else "cp1252", "replace")
+
+
+def read_in(data: bytes, codecs_: Sequence[str]) -> str | None:
+    """`data` in the first of `codecs_` that decodes it cleanly, else None."""
+    for codec in codecs_:
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return None
+
+
+def rank(data: bytes, declared: Sequence[str] = ()) -> list[str]:
+    """Candidate codecs for 8-bit bytes with no usable charset, best first.
 
     Detectors fail on short Western text (a few accented letters read as Big5), so the charsets
     the message declares elsewhere come first, then Windows-1252, when they read as text; another
@@ -146,12 +162,7 @@ def guess(data: bytes, declared: Sequence[str] = ()) -> str:
         mess, language = first[1]
         better = [r for r in readings if r[1][0] <= mess and r[1][1] >= language + _CLEARER]
         ranked.insert(0, max(better, key=lambda r: r[1][1]) if better else first)
-    for codec, _ in ranked:
-        try:
-            return data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-    return data.decode(ranked[0][0] if ranked else "cp1252", "replace")
+    return list(dict.fromkeys(codec for codec, _ in ranked))
 
 
 def _detected(sample: bytes) -> list[str]:

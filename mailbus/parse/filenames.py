@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 
-from mailbus.parse import charsets, headers
+from mailbus.parse import headers
+from mailbus.parse.limits import Budget
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff:]")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
@@ -36,21 +36,19 @@ _EXTENSIONS = {
 
 
 def raw_filename(
-    disp_params: dict[str, str], type_params: dict[str, str], declared: Sequence[str] = ()
+    disp_params: dict[str, str], type_params: dict[str, str], budget: Budget
 ) -> str | None:
     """The sender's name for a part, decoded to text (RFC 2047 and 8-bit handled), or None.
 
-    Raw 8-bit names are read in the charsets the message declares (`declared`) first."""
+    Raw 8-bit names are read like other raw header text: in the charsets ranked over the
+    message, which prefer the ones it declares."""
     value = disp_params.get("filename") or type_params.get("name")
     if not value:
         return None
-    if headers.has_raw_bytes(value):
-        value = charsets.guess(value.encode("utf-8", "surrogateescape"), declared)
-    if "=?" in value:
-        try:
-            value = headers.decode_words(value)
-        except Exception:  # noqa: BLE001 - keep the undecoded name rather than fail
-            pass
+    try:
+        value = headers.decode_words(value, lambda text: headers.read_8bit(text, budget))
+    except Exception:  # noqa: BLE001 - keep the undecoded name rather than fail
+        value = headers.clean_raw(value)
     return value.replace("\x00", "")
 
 

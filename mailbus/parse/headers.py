@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable, Sequence
 
 from mailbus.parse import charsets
 from mailbus.parse.limits import Budget
@@ -21,7 +22,9 @@ _NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 _BOM = b"\xef\xbb\xbf"
 # Fields an MTA (and our listener, see mailbus.trace) puts in front of the message as received.
 _TRACE = {"return-path", "x-original-to", "delivered-to", "received"}
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
+# Tolerant: blanks inside the `=?charset?Q?` prefix and inside the text (old clients send both).
+_ENCODED_WORD = re.compile(r"=\?[ \t]*([^?\s]{1,64})[ \t]*\?[ \t]*([bBqQ])[ \t]*\?([^?]*?)\?=")
+_MAX_NESTING = 3  # an encoded word whose text is an encoded word, and so on
 _BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _RAW_BYTE = re.compile("[\udc80-\udcff]")  # an undecodable byte, kept by surrogateescape
@@ -56,6 +59,8 @@ def split_headers(
         line_end = end if nl < 0 else nl
         nxt = end if nl < 0 else nl + 1
         line = buf[pos:line_end]
+        if line.endswith(b"\r"):
+            line = line[:-1]
         if leading and line.startswith(_BOM):
             budget.defect(part, "byte_order_mark")
             pos += len(_BOM)
@@ -109,7 +114,7 @@ def _text(raw: bytes) -> str:
 
 
 def _unfold(raw: bytes) -> str:
-    value = raw.replace(b"\n", b"").strip(b" \t")
+    value = raw.replace(b"\n", b"").strip(b" \t\r")
     return _text(value)
 
 
@@ -125,16 +130,17 @@ def clean_raw(value: str) -> str:
 
 
 def decode_value(value: str, budget: Budget, part: str, name: str = "") -> str:
-    """Decode a raw header value: 8-bit bytes by charset fallback, then RFC 2047 encoded words.
+    """Decode a raw header value: RFC 2047 encoded words, and 8-bit bytes outside them.
 
-    CR, LF, NUL and other controls never survive into the decoded value (header injection, C12).
+    An encoded word is decoded in its declared charset even when it carries raw 8-bit bytes; only
+    bytes outside encoded words are read in the charsets ranked over the whole message
+    (`Budget.header_codecs`). CR, LF, NUL and other controls never survive (header injection).
     """
     try:
         if has_raw_bytes(value):
-            raw = value.encode("utf-8", "surrogateescape")
-            value = charsets.guess(raw, budget.charsets)
             budget.defect(part, "8bit_header", name)
-        if "=?" in value:
+            value = decode_words(value, lambda text: read_8bit(text, budget))
+        elif "=?" in value:
             value = decode_words(value)
     except Exception as exc:  # noqa: BLE001 - fall back to the raw value, never fail the message
         budget.defect(part, "header_decode_failed", f"{name}: {type(exc).__name__}")
@@ -142,22 +148,50 @@ def decode_value(value: str, budget: Budget, part: str, name: str = "") -> str:
     return _CONTROL.sub(" ", value).replace("\t", " ")
 
 
-def decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words, joining adjacent ones (multi-byte chars may be split)."""
+def read_8bit(text: str, budget: Budget) -> str:
+    """Raw 8-bit bytes (kept by surrogateescape) in the message's ranked header charsets."""
+    if not has_raw_bytes(text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    return charsets.read_in(raw, budget.header_codecs) or charsets.guess(raw, budget.charsets)
+
+
+def outside_words(values: Sequence[str]) -> bytes:
+    """The raw 8-bit text of `values` outside encoded words, joined: one sample to rank."""
+    found = [v for v in values if has_raw_bytes(v)]
+    return b"\n".join(_ENCODED_WORD.sub(" ", v).encode("utf-8", "surrogateescape") for v in found)
+
+
+def decode_words(value: str, outside: Callable[[str], str] | None = None) -> str:
+    """Decode RFC 2047 encoded words, joining adjacent ones (multi-byte chars may be split).
+
+    `outside` decodes the text between encoded words. Text that decodes to encoded words again
+    (a client that encoded twice) is decoded again, a few levels deep.
+    """
+    for _ in range(_MAX_NESTING):
+        decoded = _decode_words_once(value, outside)
+        if decoded == value or "=?" not in decoded:
+            return decoded
+        value, outside = decoded, None
+    return value
+
+
+def _decode_words_once(value: str, outside: Callable[[str], str] | None) -> str:
     value = _BETWEEN_WORDS.sub(r"\1\2", value)
     out: list[str] = []
     pending: bytes = b""
     pending_charset = ""
     pos = 0
+    between = outside or str
     for match in _ENCODED_WORD.finditer(value):
         if match.start() > pos:
             out.append(_flush(pending, pending_charset))
             pending = b""
-            out.append(value[pos : match.start()])
+            out.append(between(value[pos : match.start()]))
         charset, kind, text = match.group(1).split("*", 1)[0], match.group(2), match.group(3)
         data = _decode_word(kind, text)
         if data is None:
-            out.append(_flush(pending, pending_charset) + match.group(0))
+            out.append(_flush(pending, pending_charset) + between(match.group(0)))
             pending = b""
         else:
             if pending and charset.lower() != pending_charset.lower():
@@ -167,7 +201,7 @@ def decode_words(value: str) -> str:
             pending_charset = charset
         pos = match.end()
     out.append(_flush(pending, pending_charset))
-    out.append(value[pos:])
+    out.append(between(value[pos:]))
     return "".join(out)
 
 
@@ -176,7 +210,7 @@ def _decode_word(kind: str, text: str) -> bytes | None:
         if kind in "bB":
             clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
             return base64.b64decode(clean + "=" * (-len(clean) % 4))
-        return binascii.a2b_qp(text.encode("ascii", "replace"), header=True)
+        return binascii.a2b_qp(text.encode("utf-8", "surrogateescape"), header=True)
     except (binascii.Error, ValueError):
         return None
 

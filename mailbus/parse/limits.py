@@ -41,6 +41,9 @@ class Budget:
     charsets: tuple[str, ...] = ()
     """The codecs the message declares (parts, encoded words), once the walk has found them: the
     first guesses for 8-bit text that declares none."""
+    header_codecs: tuple[str, ...] = ()
+    """Codecs for raw 8-bit header and parameter text, ranked over all such text of the message
+    together (a few bytes alone guess wrong)."""
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.limits.max_seconds

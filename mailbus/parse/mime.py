@@ -1,9 +1,10 @@
 """The MIME tree walk: raw bytes in, a flat list of `Part`s (document order) out.
 
-Owns line-ending normalisation, the iterative (never recursive) walk with its part, depth and time
-budgets, lenient multipart splitting, descending into message/rfc822 (also when base64-encoded),
-and recovering parts hidden in preambles, epilogues and uuencoded blocks. Everything is done with
-offsets into one buffer, so deep nesting does not copy the message once per level.
+Parts are offsets into the bytes as received (see `lines`), so an attachment keeps the exact
+bytes, size and sha256 it was sent with. Owns the iterative (never recursive) walk with its part,
+depth and time budgets, lenient multipart splitting, descending into message/rfc822
+(also when base64-encoded), and recovering parts hidden in preambles, epilogues and uuencoded
+blocks. Everything is done with offsets into one buffer, so deep nesting copies nothing.
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mailbus.parse import transfer
+from mailbus.parse import lines, transfer
 from mailbus.parse.headers import RawHeaders, split_headers
 from mailbus.parse.limits import Budget
 from mailbus.parse.params import parse_structured
 
 _OCTET = "application/octet-stream"
 MESSAGE_TYPES = {"message/rfc822", "message/global"}
-_BOM = b"\xef\xbb\xbf"
-_GUESS_BOUNDARY = re.compile(rb"^--([^\s]{1,200})[ \t]*$", re.M)
+_GUESS_BOUNDARY = re.compile(rb"^--([^\s]{1,200})[ \t\r]*$", re.M)
 _TYPE = re.compile(r'[^\s()<>@,;:\\"/\[\]?=]+/[^\s()<>@,;:\\"/\[\]?=]+')
 _STRAY_PART = re.compile(rb"^content-type[ \t]*:", re.M | re.I)
+# `multipart/mixedboundary="x"`, `multipart/mixed, boundary=x`: one character lost or wrong.
+_BROKEN_MULTIPART = re.compile(
+    r'\s*multipart/([a-z0-9-]+?)(?:[\s,:;.]*boundary\s*[=:]?\s*"?([^";\s]+))?(?:[^a-z0-9-]|$)', re.I
+)
 
 
 @dataclass
@@ -63,29 +67,9 @@ class _Item:
     origin: str = "mime"
 
 
-def normalise(raw: bytes, budget: Budget, part: str = "") -> bytes:
-    """Strip a UTF-8 BOM and leading blank lines; CRLF and bare CR become LF.
-
-    Bare CR, and bare LF in a message that otherwise uses CRLF (what the listener accepts "with
-    a note"), are defects; a message with LF line ends only is a file saved on a Unix system.
-    """
-    data = raw
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-        budget.defect(part, "byte_order_mark")
-    if b"\r" in data:
-        crlf = data.count(b"\r\n")
-        if data.count(b"\r") > crlf:
-            budget.defect(part, "bare_cr_line_endings")
-        if crlf and (bare_lf := data.count(b"\n") - crlf):
-            budget.defect(part, "bare_lf_line_endings", f"{bare_lf} bare LF")
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return data.lstrip(b" \t\n")
-
-
 def walk(raw: bytes, budget: Budget) -> list[Part]:
     """Split a whole message into parts, within the budget; never raises on bad input."""
-    buf = normalise(raw, budget)
+    buf = lines.normalise(raw, budget)
     parts: list[Part] = []
     stack = [_Item(buf, 0, len(buf), 0, None, "")]
     while stack:
@@ -118,6 +102,8 @@ def _read_part(item: _Item, budget: Budget) -> Part:
             ctype = declared
         elif declared == "text":
             ctype = "text/plain"
+        elif repaired := _repair_multipart(fields["content-type"], item, budget):
+            ctype, params = repaired
         else:
             budget.defect(item.path, "invalid_content_type", declared[:60])
     disposition: str | None = None
@@ -144,6 +130,23 @@ def _read_part(item: _Item, budget: Budget) -> Part:
     )
 
 
+def _repair_multipart(value: str, item: _Item, budget: Budget) -> tuple[str, dict[str, str]] | None:
+    """A broken multipart Content-Type, kept as multipart with its boundary when evident."""
+    match = _BROKEN_MULTIPART.match(value)
+    if match is None:
+        return None
+    budget.defect(item.path, "content_type_repaired", value[:60])
+    params = {}
+    boundary = match.group(2) or ""
+    if (
+        boundary
+        and item.buf.find(b"--" + boundary.encode("utf-8", "surrogateescape"), item.start, item.end)
+        >= 0
+    ):
+        params["boundary"] = boundary
+    return "multipart/" + match.group(1).lower(), params
+
+
 def _expand(part: Part, index: int, item: _Item, budget: Budget) -> list[_Item]:
     """Decide what a part holds and return the work items for its children."""
     maintype = part.content_type.split("/", 1)[0]
@@ -158,8 +161,9 @@ def _expand(part: Part, index: int, item: _Item, budget: Budget) -> list[_Item]:
         if part.cte.strip().lower() not in ("", "7bit", "8bit", "binary"):
             budget.defect(part.path, "encoding_domain", part.cte[:40])
             inner = transfer.decode_body(part.body, part.cte, budget, part.path)
-            part.buf = normalise(inner, budget, part.path)
-            part.start, part.end = 0, len(part.buf)
+            part.buf, part.start, part.end = inner, 0, len(inner)  # the attachment: as decoded
+            walked = lines.normalise(inner, budget, part.path)
+            return [_Item(walked, 0, len(walked), item.depth + 1, index, child_path + "1")]
         return [_Item(part.buf, part.start, part.end, item.depth + 1, index, child_path + "1")]
     if part.cte.strip().lower() not in ("", "7bit", "8bit", "binary"):
         budget.defect(part.path, "encoding_domain", part.cte[:40])
@@ -213,7 +217,7 @@ def _split(
         line_end = end if nl < 0 else nl + 1
         rest = buf[at + len(delim) : end if nl < 0 else nl]
         is_close = rest.startswith(b"--")
-        if not is_close and rest.strip(b" \t"):
+        if not is_close and rest.strip(b" \t\r"):
             budget.defect(part.path, "ambiguous_boundary")
             pos = at + 1
             continue
@@ -233,10 +237,10 @@ def _split(
         budget.defect(part.path, "close_boundary_not_found")
     ranges = []
     for (_, body_from), (next_at, _) in zip(marks, marks[1:], strict=False):
-        ranges.append((body_from, max(body_from, next_at - 1)))
+        ranges.append((body_from, lines.before_delimiter(buf, next_at, body_from)))
     if closed_at < 0 and len(marks) <= room:
         ranges.append((marks[-1][1], end))
-    preamble = (start, max(start, marks[0][0] - 1))
+    preamble = (start, lines.before_delimiter(buf, marks[0][0], start))
     epilogue = (closed_at, end) if closed_at >= 0 else (end, end)
     return ranges, preamble, epilogue
 

@@ -13,8 +13,9 @@ import re
 from mailbus.parse.limits import Budget
 
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
+_NOT_ALPHABET = re.compile(rb"[^A-Za-z0-9+/=]")
 _UU_BEGIN = re.compile(rb"^begin[ \t]+[0-7]{3,4}[ \t]+([^\n]+)\n", re.M)
-_UU_END = re.compile(rb"^end[ \t]*$", re.M)
+_UU_END = re.compile(rb"^end[ \t\r]*$", re.M)
 _IDENTITY = {"", "7bit", "8bit", "binary", "7-bit", "8-bit"}
 
 
@@ -37,10 +38,19 @@ def decode_body(data: bytes, cte: str, budget: Budget, part: str) -> bytes:
 
 
 def decode_base64(data: bytes, budget: Budget, part: str) -> bytes:
-    """Lenient base64: junk is skipped, missing padding added, a dangling char dropped."""
+    """Lenient base64: junk is skipped, missing padding added, a dangling char dropped.
+
+    Decoding stops at the padding: what follows it (a signature a list appended, a second
+    padded chunk) is dropped with a defect, as mail clients do, rather than decoded into noise.
+    """
     if _NOT_BASE64.search(data):
         budget.defect(part, "invalid_base64_characters")
-    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+    clean = _NOT_ALPHABET.sub(b"", data)
+    pad = clean.find(b"=")
+    if pad >= 0:
+        if clean[pad:].lstrip(b"="):
+            budget.defect(part, "base64_data_after_padding")
+        clean = clean[:pad]
     if len(clean) % 4 == 1:
         budget.defect(part, "invalid_base64_length")
         clean = clean[:-1]

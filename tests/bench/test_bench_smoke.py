@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from bench import peers
+from bench.bench_parse import rust_parse, stdlib_parse
 from bench.listener_bench import run_listener_bench
 from bench.loadgen import run_load
 from bench.messages import multipart_copies, smtp_message
@@ -83,3 +84,9 @@ def test_listener_and_worker_benches_verify_their_counts(tmp_path: Path) -> None
 def test_table_aligns_columns() -> None:
     text = table(["cell", "rate"], [["2 KB", 1.5], ["1 MB", "12.25"]])
     assert text.splitlines() == ["cell   rate", "----  -----", "2 KB    1.5", "1 MB  12.25"]
+
+
+def test_parse_bench_sides_parse_a_message() -> None:
+    [raw] = multipart_copies(1)
+    assert stdlib_parse(raw) >= 2
+    assert rust_parse(raw) == 1  # the Rust parser finds the one attachment

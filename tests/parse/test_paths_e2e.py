@@ -4,6 +4,7 @@ parser made leave their defects on both paths (defect 7)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -74,3 +75,30 @@ def test_worker_and_deliver_parse_the_same_bytes_alike(
         assert [h for h in mine["headers"] if h["name"] != "Received"] == [
             h for h in real["headers"] if h["name"] != "Received"
         ]
+
+
+CSV = b"id;name\r\n1;caf\xc3\xa9\r\n2;tea\r\n"
+
+
+def test_attachment_bytes_survive_listener_and_worker(
+    tmp_path: Path, real_redis: redis.Redis, redis_server
+) -> None:
+    """Issue 12 defect 1 on the real path: a 7bit CRLF attachment keeps its size and sha256."""
+    env = mailbus_env(tmp_path, redis_server.url, "redis",
+                      MAILBUS_HANDLERS="tests.parse.handlers_dump:router")  # fmt: skip
+    raw = message(
+        "csv",
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n--b\r\n"
+        b"Content-Type: text/csv; name=data.csv\r\nContent-Transfer-Encoding: 8bit\r\n"
+        b"Content-Disposition: attachment; filename=data.csv\r\n\r\n" + CSV + b"\r\n--b--\r\n",
+    ).replace(b"\r\n\r\n--b", b'\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b', 1)
+    with Listener(env) as listener:
+        code, reply = send(listener.port, raw)
+        assert code == 250, reply
+    worker = mailbus("worker", "--burst", env=env)
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    [record] = handled(env)
+    assert record["text"] == "see the file"
+    [att] = record["attachments"]
+    assert (att["filename"], att["size"]) == ("data.csv", len(CSV))
+    assert att["sha256"] == hashlib.sha256(CSV).hexdigest()

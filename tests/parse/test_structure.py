@@ -31,7 +31,7 @@ def test_forwarded_message_is_one_attachment_with_children() -> None:
     assert fwd.is_message and fwd.content_type == "message/rfc822" and fwd.parent is None
     assert fwd.read().startswith(b"From: Carol")
     assert fwd.filename == "attachment-1.eml"
-    assert (csv.filename, csv.parent, csv.read()) == ("data.csv", 0, b"a,b\n1,2")
+    assert (csv.filename, csv.parent, csv.read()) == ("data.csv", 0, b"a,b\r\n1,2")
 
 
 def test_base64_encoded_message_rfc822_is_decoded_and_walked() -> None:
