@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from mailbus.connections import redis_connection
 from mailbus.logs import log_event
+from mailbus.rqseam.layout import queue_counts
 from mailbus.settings import Settings
 from mailbus.stores import check_store, open_store
 
@@ -70,17 +70,6 @@ def readiness(settings: Settings, *, write_only: bool) -> Callable[[], list[str]
         return problems
 
     return check
-
-
-def queue_counts(connection: redis.Redis, queue: str) -> tuple[int, int]:
-    """(depth, dead letters) of `queue` in one round trip. Depth is what still waits to run:
-    the queue list plus retries scheduled for later; dead letters are RQ's failed registry."""
-    with connection.pipeline(transaction=False) as pipe:
-        pipe.llen(f"rq:queue:{queue}")
-        pipe.zcard(ScheduledJobRegistry(queue, connection=connection).key)
-        pipe.zcard(FailedJobRegistry(queue, connection=connection).key)
-        waiting, scheduled, failed = pipe.execute()
-    return int(waiting) + int(scheduled), int(failed)
 
 
 class QueueCollector:
