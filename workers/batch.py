@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-import traceback
 
 from rq.job import Job, JobStatus
 from rq.queue import Queue
@@ -64,7 +63,7 @@ class BatchWorker(SimpleWorker):
             if current.func_name == JOB_FUNCTION:
                 self._run(current, queue, batch[index + 1 : index + 2])
             else:  # not ours: RQ's own path, which prepares it again and clears current_job
-                self.perform_job(current, queue)
+                started.perform(self, current, queue)
                 self._current_id = None
         with self.connection.pipeline() as pipe:
             self.set_state(WorkerStatus.IDLE, pipeline=pipe)
@@ -90,7 +89,7 @@ class BatchWorker(SimpleWorker):
         """RQ's perform_job for one mailbus job; success is one transaction that also names
         the next job of the batch as the worker's current one."""
         if self._current_id != job.id:  # only after a failure, which RQ's path clears it on
-            self.set_current_job_id(job.id)
+            started.set_current(self, job.id)
         ctx = context.current()
         job.started_at = now()
         clock = job.started_at
@@ -106,14 +105,7 @@ class BatchWorker(SimpleWorker):
         except Exception:
             job.ended_at = now()
             started.set_outcome(job, JobStatus.FAILED)
-            exc_info = sys.exc_info()
-            self.handle_exception(job, *exc_info)
-            self.handle_job_failure(
-                job=job,
-                queue=queue,
-                started_job_registry=queue.started_job_registry,
-                exc_string="".join(traceback.format_exception(*exc_info)),
-            )
+            started.record_failure(self, job, queue, sys.exc_info())
             self._current_id = None
         seconds = (job.ended_at - clock).total_seconds()
         self.job_seconds += _SMOOTHING * (seconds - self.job_seconds)
@@ -124,7 +116,7 @@ class BatchWorker(SimpleWorker):
         with self.connection.pipeline() as pipe:
             ledger.flush(pipe)
             started.record_success(pipe, self, job)
-            self.set_current_job_id(after[0].id if after else None, pipeline=pipe)
+            started.set_current(self, after[0].id if after else None, pipe)
             pipe.execute()
         self._current_id = after[0].id if after else None
         self._finished += 1

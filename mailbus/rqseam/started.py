@@ -4,6 +4,7 @@ perform_job, and what recovery does with a dead worker's jobs."""
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import redis
@@ -64,6 +65,24 @@ def start(worker: SimpleWorker, batch: list[Job], queue: Queue) -> dict[str, Exe
         worker.heartbeat(ttl, pipeline=pipe)
         pipe.execute()
     return executions
+
+
+def set_current(worker: SimpleWorker, job_id: str | None, pipe: Any = None) -> None:
+    """Name `job_id` as the job `worker` is running (None: no job) in its worker hash."""
+    worker.set_current_job_id(job_id, pipeline=pipe)
+
+
+def perform(worker: SimpleWorker, job: Job, queue: Queue) -> None:
+    """Run a job that is not a mailbus job through RQ's own path (which clears current_job)."""
+    worker.perform_job(job, queue)
+
+
+def record_failure(worker: SimpleWorker, job: Job, queue: Queue, exc_info: Any) -> None:
+    """RQ's handling of a failed job: its exception handlers, then retry or dead letter."""
+    worker.handle_exception(job, *exc_info)
+    text = "".join(traceback.format_exception(*exc_info))
+    worker.handle_job_failure(job=job, queue=queue, started_job_registry=queue.started_job_registry,
+                              exc_string=text)  # fmt: skip
 
 
 def record_success(pipe: Any, worker: SimpleWorker, job: Job) -> None:

@@ -35,6 +35,11 @@ FORBIDDEN = {
         'current = connection.hget(worker_key(name), "current_job")',
     ),
     "a job's Redis key": (r"\bjob\.key\b", "pipe.expire(job.key, result_ttl)"),
+    "a worker method that writes RQ's records": (
+        r"\.(set_current_job_id|set_current_job_working_time|perform_job|handle_job_failure"
+        r"|prepare_for_execution|get_heartbeat_ttl)\(",
+        "self.set_current_job_id(job.id)",
+    ),
     "RQ's logger": (r"""["']rq\.worker["']""", 'logging.getLogger("rq.worker").addFilter(f)'),
 }
 
