@@ -1,6 +1,11 @@
 # `make dev` and `make test` bootstrap .venv themselves; CI runs `make test`.
 PYTHON ?= python3
 VENV   := .venv
+# `RQ_VERSION=2.11.0 make test` runs the same checks against that RQ release, in a scratch venv of
+# its own; tests/workers/test_rq_conformance.py then says what the release changed.
+ifdef RQ_VERSION
+VENV   := .venv-rq-$(RQ_VERSION)
+endif
 BIN    := $(VENV)/bin
 # checkov pins its own boto3 and ships a clashing `hcl2` module, so it lives in a venv of its own.
 CHECKOV_VENV := .venv-checkov
@@ -14,6 +19,7 @@ $(BIN)/python:
 # Reinstall whenever pyproject.toml changes.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(if $(RQ_VERSION),$(BIN)/python -m pip install --quiet 'rq==$(RQ_VERSION)')
 	touch $@
 
 $(VENV)/.installed-embedded: pyproject.toml | $(BIN)/python
@@ -47,4 +53,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .mailbus .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .venv .venv-rq-* $(CHECKOV_VENV) .mailbus .pytest_cache .ruff_cache .mypy_cache

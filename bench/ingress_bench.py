@@ -24,6 +24,7 @@ from bench.messages import smtp_message
 from bench.procs import Server, python_command, python_env
 from bench.report import median
 from mailbus.redis_server import RedisServer, free_port
+from mailbus.rqseam.layout import queue_key
 
 AUTH = "bench:bench"
 
@@ -91,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             for round_ in range(1, args.rounds + 1):
                 client.flushdb()
                 smtp = loadgen(listener.port, args.size, args.concurrency, args.count, 120)
-                queued = client.llen("rq:queue:mailbus")
+                queued = client.llen(queue_key("mailbus"))
                 client.flushdb()
                 http = asyncio.run(http_load(ingress.port, request, args.concurrency, args.count))
-                queued_http = client.llen("rq:queue:mailbus")
+                queued_http = client.llen(queue_key("mailbus"))
                 if (queued, queued_http) != (smtp["ok"], http["ok"]):
                     raise SystemExit(
                         f"queue {queued}/{queued_http} != answered {smtp['ok']}/{http['ok']}"

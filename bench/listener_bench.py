@@ -23,6 +23,7 @@ from bench import peers
 from bench.procs import Server, python_command, python_env, tree_cpu
 from bench.report import BenchError, Results, fmt_ratio, fmt_size, median, ratio, table
 from mailbus.redis_server import RedisServer, free_port
+from mailbus.rqseam.layout import queue_key
 
 # (numerator, denominator) pairs printed as ratios when both were measured.
 RATIOS = [
@@ -75,7 +76,7 @@ def mailbus_target(
     )
     command = python_command("mailbus", "listen", "--processes", str(processes))
     server = Server(name, command, port=port, env=env, log=work / f"{name}.log")
-    return Target(name, [server], redis=store, count_key="rq:queue:mailbus")
+    return Target(name, [server], redis=store, count_key=queue_key("mailbus"))
 
 
 def waitaof_missing(store: RedisServer) -> str | None:

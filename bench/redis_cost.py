@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from rq.registry import FinishedJobRegistry
 
 from bench.loadgen import run_load
 from bench.procs import Server, python_command, python_env
 from mailbus import heartbeat
 from mailbus.redis_server import RedisServer, free_port
+from mailbus.rqseam.layout import queue_key
 
 QUIET = {  # per-message figures only: no background polls, no per-line logging
     "MAILBUS_QUEUE_HIGH_WATERMARK": "0",
@@ -105,14 +107,17 @@ def measure(
     finally:
         listener.stop()
     accepted = int(load["ok"])
-    if accepted != count or client.llen("rq:queue:mailbus") != count:
+    if accepted != count or client.llen(queue_key("mailbus")) != count:
         raise RuntimeError(f"listener took {accepted} of {count}: {load['error_reasons']}")
     before_worker = _snapshot(client)
     with log.open("ab") as out:
         subprocess.run(python_command("mailbus", "worker", "--burst"), env=env, stdout=out,
                        stderr=subprocess.STDOUT, timeout=max(120.0, count), check=True)  # fmt: skip
     done = _snapshot(client)
-    if client.llen("rq:queue:mailbus") or client.zcard("rq:finished:mailbus") != count:
+    if (
+        client.llen(queue_key("mailbus"))
+        or FinishedJobRegistry("mailbus", connection=client).count != count
+    ):
         raise RuntimeError("the worker did not finish every message")
     client.close()
     return {

@@ -28,6 +28,7 @@ from bench.report import Results
 from bench.worker_bench import worker_env
 from mailbus.queue import message_queue
 from mailbus.redis_server import RedisServer
+from mailbus.rqseam.layout import taken
 from mailbus.settings import Settings
 
 MIB = 1 << 20
@@ -129,4 +130,4 @@ class Stack:
             kind(queue=self.queue, serializer=JSONSerializer).get_job_count(cleanup=False)
             for kind in registries
         )
-        return self.queue.count + int(self.client.llen(self.queue.intermediate_queue_key)) + held
+        return self.queue.count + taken(self.client, self.queue) + held

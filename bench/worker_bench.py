@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from mailbus.envelope import Envelope
 from mailbus.ids import new_message_id
 from mailbus.queue import enqueue_message, message_queue
 from mailbus.redis_server import RedisServer
+from mailbus.rqseam.layout import parse_time, run_times
 from mailbus.settings import Settings
 from mailbus.stores import RedisStore, raw_key
 from mailbus.trace import delivery_digest, trace_headers
@@ -90,17 +90,10 @@ def populate(url: str, messages: list[bytes], count: int) -> Settings:
 
 def job_span(client: redis.Redis, job_ids: list[str]) -> float:
     """Seconds from the first job's start to the last job's end (leaves out process start-up)."""
-    with client.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hmget(f"rq:job:{job_id}", "started_at", "ended_at")
-        stamps = pipe.execute()
-    starts = [parse_stamp(s) for s, _ in stamps if s]
-    ends = [parse_stamp(e) for _, e in stamps if e]
+    stamps = run_times(client, job_ids)
+    starts = [parse_time(s).timestamp() for s, _ in stamps if s]
+    ends = [parse_time(e).timestamp() for _, e in stamps if e]
     return max(ends) - min(starts) if starts and ends else 0.0
-
-
-def parse_stamp(value: bytes) -> float:
-    return datetime.strptime(value.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
 
 def drain_workers(

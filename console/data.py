@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from rq.job import Job
 
 from mailbus.envelope import Envelope
 from mailbus.errors import StoreError
 from mailbus.message import InboundMessage
 from mailbus.parse import parse
+from mailbus.rqseam.layout import ask_job_data, ask_job_status, job_kwargs
 from mailbus.status import INDEX, status_key
 from mailbus.stores import RedisStore, Store, raw_key
 
@@ -143,7 +143,7 @@ class Reader:
         with self.connection.pipeline(transaction=False) as pipe:
             for message_id in ids:
                 pipe.lrange(status_key(message_id), 0, -1)
-                pipe.hget(Job.key_for(message_id), "status")
+                ask_job_status(pipe, message_id)
             replies = pipe.execute()
         rows = []
         for i, message_id in enumerate(ids):
@@ -190,13 +190,12 @@ class Reader:
         """From each RQ job's arguments; a job already expired leaves an empty envelope."""
         with self.connection.pipeline(transaction=False) as pipe:
             for message_id in ids:
-                pipe.hget(Job.key_for(message_id), "data")
+                ask_job_data(pipe, message_id)
             blobs = pipe.execute()
         envelopes = []
         for blob in blobs:
             try:
-                kwargs = json.loads(zlib.decompress(blob))[3]
-                envelopes.append(Envelope.from_dict(kwargs["envelope"]))
+                envelopes.append(Envelope.from_dict(job_kwargs(blob)["envelope"]))
             except (TypeError, ValueError, LookupError, zlib.error):
                 envelopes.append(Envelope())
         return envelopes
@@ -221,7 +220,7 @@ class Reader:
         """The status and every event of one message, oldest first."""
         with self.connection.pipeline(transaction=False) as pipe:
             pipe.lrange(status_key(message_id), 0, -1)
-            pipe.hget(Job.key_for(message_id), "status")
+            ask_job_status(pipe, message_id)
             items, job_status = pipe.execute()
         events = [json.loads(item) for item in items]
         return status_of(message_id, events, _text(job_status) if job_status else None), events

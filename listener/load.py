@@ -20,7 +20,7 @@ import threading
 import redis
 
 from mailbus.logs import log_event
-from mailbus.queue import message_queue
+from mailbus.rqseam.layout import count_queued
 from mailbus.settings import Settings
 
 log = logging.getLogger("mailbus.listener")
@@ -72,7 +72,7 @@ class Backlog:
         self.high = settings.queue_high_watermark
         self.low = int(self.high * BACKLOG_RESUME)
         self.memory_high = settings.redis_memory_high_watermark
-        self.key = message_queue(connection, settings).key
+        self.queue = settings.queue
         self.connection = connection
         self.full = False
         self._stop = threading.Event()
@@ -114,7 +114,7 @@ class Backlog:
     def _read(self) -> tuple[int, float]:
         """Queue length, and the share of maxmemory in use (0.0 without a maxmemory)."""
         with self.connection.pipeline(transaction=False) as pipe:
-            pipe.llen(self.key)
+            count_queued(pipe, self.queue)
             pipe.info("memory")
             length, info = pipe.execute()
         limit = int(info.get("maxmemory", 0))

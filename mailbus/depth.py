@@ -23,6 +23,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
+from mailbus.rqseam.layout import queue_key
+
 NAMESPACE = "mailbus"
 
 
@@ -40,7 +42,7 @@ def read_levels(
     The head is the oldest waiting job: messages are appended, and only jobs that already waited
     (a batch handed back, a dead worker's job) go back to the front."""
     with connection.pipeline(transaction=False) as pipe:
-        pipe.llen(f"rq:queue:{queue}")
+        pipe.llen(queue_key(queue))
         pipe.zcard(ScheduledJobRegistry(queue, connection=connection).key)
         pipe.zcard(FailedJobRegistry(queue, connection=connection).key)
         waiting, scheduled, failed = pipe.execute()

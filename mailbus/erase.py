@@ -23,13 +23,13 @@ from typing import Any
 import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
-from rq.results import Result
 from rq.serializers import JSONSerializer
 
 from mailbus.domains import canonical_address
 from mailbus.errors import NotFound
 from mailbus.logs import log_event
 from mailbus.queue import message_queue, resend_key
+from mailbus.rqseam.layout import job_key, result_key
 from mailbus.settings import Settings
 from mailbus.status import INDEX, status_key
 from mailbus.stores.base import RAW_PREFIX, Store, attachment_key, done_key, raw_key
@@ -129,7 +129,7 @@ def _plan(connection: redis.Redis, store: Store, message_id: str) -> Erased:
     if digest is None and raw_key(message_id) in entry.keys:
         envelope, received = split_trace(store.get(raw_key(message_id)))
         digest = delivery_digest(received, envelope)
-    candidates = [status_key(message_id), Result.get_key(message_id),
+    candidates = [status_key(message_id), result_key(message_id),
                   f"{LEDGER}crashes:{message_id}"]  # fmt: skip
     if digest:
         candidates += [f"{LEDGER}{digest}", f"{LEDGER}{digest}:{message_id}", resend_key(digest)]
@@ -140,7 +140,7 @@ def _plan(connection: redis.Redis, store: Store, message_id: str) -> Erased:
         *present, indexed = pipe.execute()
     entry.records = [key for key, there in zip(candidates, present, strict=True) if there]
     if job is not None:
-        entry.records.insert(0, Job.key_for(message_id))
+        entry.records.insert(0, job_key(message_id))
     if indexed is not None:
         entry.records.append(f"{INDEX} {message_id}")
     return entry

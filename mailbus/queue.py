@@ -10,7 +10,6 @@ asks RQ once for the fields every message job shares and fills in only what diff
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -18,13 +17,12 @@ import redis
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
-from rq.utils import now, utcformat
 
 from mailbus.envelope import Envelope
+from mailbus.rqseam.enqueue import JobTemplate
 from mailbus.settings import Settings
 
 JOB_FUNCTION = "workers.jobs.process_message"
-_OWN = ("created_at", "enqueued_at", "description", "data")  # all else is the same for every job
 
 
 def resend_key(digest: str) -> str:
@@ -88,41 +86,18 @@ def _description(message_id: str) -> str:
     return f"message {message_id}"
 
 
-# KEYS: rq:queues, the queue's list, then each job's hash.
-# ARGV: the count then the name/value pairs every job shares; the count then the names of the
-# fields each job has its own value for; then per job its id and those values.
-_ENQUEUE = """
-local shared = tonumber(ARGV[1])
-local hash = {}
-for i = 1, shared do hash[i] = ARGV[1 + i] end
-local names = shared + 2
-local own = tonumber(ARGV[names])
-local at = names + own + 1
-redis.call('SADD', KEYS[1], KEYS[2])
-for k = 3, #KEYS do
-  for i = 1, own do
-    hash[shared + 2 * i - 1] = ARGV[names + i]
-    hash[shared + 2 * i] = ARGV[at + i]
-  end
-  redis.call('HSET', KEYS[k], unpack(hash))
-  redis.call('RPUSH', KEYS[2], ARGV[at])
-  at = at + own + 1
-end
-"""
-
-
 class JobWriter:
-    """Enqueues message jobs as `enqueue_message` would, a whole group in one Lua script.
+    """Enqueues message jobs as `enqueue_message` would, a whole group in one Lua script
+    (`mailbus.rq_enqueue.JobTemplate`).
 
     The shared fields come from a job that `enqueue_message` itself built (on a pipeline that is
     never executed), so options stay defined in one place; a test pins the two paths equal."""
 
     def __init__(self, connection: redis.Redis, settings: Settings) -> None:
         queue = message_queue(connection, settings)
-        queue.redis_server_version = (0, 0, 0)  # else RQ asks Redis (maybe down); not recorded
-        with connection.pipeline() as discarded:
-            discarded.multi()
-            sample = enqueue_message(
+        self._template = JobTemplate(
+            queue,
+            lambda discarded: enqueue_message(
                 queue,
                 settings,
                 message_id="template",
@@ -130,29 +105,11 @@ class JobWriter:
                 envelope=Envelope(),
                 digest="",
                 pipeline=discarded,
-            )
-        fields = sample.to_dict()
-        shared = [
-            item for name, value in fields.items() if name not in _OWN for item in (name, value)
-        ]
-        self._header = [len(shared), *shared, len(_OWN), *_OWN]
-        self._keys = [queue.redis_queues_keys, queue.key]
-        self._job_key = queue.job_class.key_for
-        self._dumps = queue.serializer.dumps
+            ),
+        )
 
     def enqueue(self, pipeline: Any, jobs: Sequence[MessageJob]) -> None:
         """Queue the group's writes on `pipeline` (the caller's MULTI/EXEC)."""
-        stamp = utcformat(now())  # the whole group is created and enqueued now
-        keys = list(self._keys)
-        args = list(self._header)
-        for job in jobs:
-            keys.append(self._job_key(job.message_id))
-            data = self._dumps((JOB_FUNCTION, None, (), job.kwargs()))  # as RQ's Job.data
-            args += (  # the id, then the values of _OWN in its order
-                job.message_id,
-                stamp,
-                stamp,
-                _description(job.message_id),
-                zlib.compress(data),
-            )
-        pipeline.eval(_ENQUEUE, len(keys), *keys, *args)
+        self._template.enqueue(
+            pipeline, [(job.message_id, _description(job.message_id), job.kwargs()) for job in jobs]
+        )

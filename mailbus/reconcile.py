@@ -20,6 +20,7 @@ import redis
 from mailbus.ids import id_floor, id_time
 from mailbus.logs import log_event
 from mailbus.queue import enqueue_message, message_queue
+from mailbus.rqseam.layout import job_key
 from mailbus.settings import Settings
 from mailbus.stores.base import RAW_PREFIX, Store, done_key, raw_key
 from mailbus.trace import delivery_digest, split_trace
@@ -47,7 +48,7 @@ def reconcile(
     for batch in _batches(_candidates(store, now - lookback, now - grace)):
         with connection.pipeline(transaction=False) as pipe:
             for message_id in batch:
-                pipe.exists(f"{queue.job_class.redis_job_namespace_prefix}{message_id}")
+                pipe.exists(job_key(message_id))
             has_job = pipe.execute()
         for message_id, known in zip(batch, has_job, strict=True):
             if known or store.exists(done_key(message_id)):

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
-from rq.job import Job
 from rq.registry import (
     DeferredJobRegistry,
     FailedJobRegistry,
@@ -32,6 +31,7 @@ from mailbus.errors import StoreError
 from mailbus.ids import id_time
 from mailbus.logs import log_event
 from mailbus.queue import message_queue
+from mailbus.rqseam.layout import ask_job_status
 from mailbus.settings import Settings
 from mailbus.stores.base import ATTACHMENT_PREFIX, DONE_PREFIX, RAW_PREFIX, Store, raw_key
 from mailbus.stores.file import FileStore
@@ -103,7 +103,7 @@ def _still_needed(connection: redis.Redis, message_id: str, held: set[str]) -> b
     job a batch took off the queue, a reconciled one)."""
     if message_id in held:
         return True
-    status = connection.hget(Job.key_for(message_id), "status")
+    status = ask_job_status(connection, message_id)
     return status is not None and (status.decode() if isinstance(status, bytes) else str(status)
                                    ) in _UNFINISHED  # fmt: skip
 

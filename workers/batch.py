@@ -21,21 +21,18 @@ from __future__ import annotations
 import logging
 import sys
 import time
-import traceback
 
-from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
-from rq.results import Result
 from rq.timeouts import JobTimeoutException
-from rq.utils import now, utcformat
+from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from mailbus.logs import log_event
 from mailbus.queue import JOB_FUNCTION
+from mailbus.rqseam import started
 from workers import context, jobs
 from workers.ledger import Ledger
-from workers.recovery import requeue
 
 logger = logging.getLogger("mailbus.worker")
 MAX_BATCH = 32
@@ -52,26 +49,26 @@ class BatchWorker(SimpleWorker):
     _finished, _worked = 0, 0.0  # this batch's successes and their seconds, for RQ's counters
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        batch = [job, *self._take_more(queue, self.batch_size() - 1)]
-        executions = self._start(batch, queue)
+        batch = [job, *started.take(self, queue, self.batch_size() - 1)]
+        executions = started.start(self, batch, queue)
+        self._current_id = batch[0].id
         overdue = time.monotonic() + OVERDUE_SECONDS
         for index, current in enumerate(batch):
             # A warm stop, or a job far slower than the batch was sized for: what has not run
             # goes back to the front of the queue, for any worker to take.
-            if index and (self._stop_requested or time.monotonic() > overdue):
+            if index and (started.stop_requested(self) or time.monotonic() > overdue):
                 self._put_back(batch[index:], queue)
                 break
             self.execution = executions[current.id]
             if current.func_name == JOB_FUNCTION:
                 self._run(current, queue, batch[index + 1 : index + 2])
             else:  # not ours: RQ's own path, which prepares it again and clears current_job
-                self.perform_job(current, queue)
+                started.perform(self, current, queue)
                 self._current_id = None
         with self.connection.pipeline() as pipe:
             self.set_state(WorkerStatus.IDLE, pipeline=pipe)
             if self._finished:  # RQ's per-job worker counters, once for the batch
-                pipe.hincrby(self.key, "successful_job_count", self._finished)
-                pipe.hincrbyfloat(self.key, "total_working_time", self._worked)
+                started.count_successes(pipe, self, self._finished, self._worked)
             pipe.execute()
         self._finished, self._worked = 0, 0.0
 
@@ -88,46 +85,11 @@ class BatchWorker(SimpleWorker):
     def batch_size(self) -> int:
         return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self.job_seconds, 1e-4))))
 
-    def _take_more(self, queue: Queue, count: int) -> list[Job]:
-        """Up to `count` more waiting jobs, moved to the intermediate list in one round trip."""
-        if count <= 0:
-            return []
-        with self.connection.pipeline(transaction=False) as pipe:
-            for _ in range(count):
-                pipe.lmove(queue.key, queue.intermediate_queue_key)
-            ids = [i.decode() if isinstance(i, bytes) else i for i in pipe.execute() if i]
-        if not ids:
-            return []
-        found = Job.fetch_many(ids, connection=self.connection, serializer=self.serializer)
-        gone = [i for i, job in zip(ids, found, strict=True) if job is None]
-        if gone:  # deleted meanwhile, as RQ's dequeue skips them
-            self.connection.lrem(queue.intermediate_queue_key, 0, *gone)  # type: ignore[arg-type]
-        return [job for job in found if job is not None]
-
-    def _start(self, batch: list[Job], queue: Queue) -> dict[str, Execution]:
-        """Mark every job of the batch started by us, in one transaction (RQ's
-        prepare_execution + prepare_job_execution for each)."""
-        executions = {}
-        with self.connection.pipeline() as pipe:
-            ttl = max(self.get_heartbeat_ttl(job) for job in batch)
-            for job in batch:
-                execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
-                executions[job.id] = execution
-                job.prepare_for_execution(self.name, pipeline=pipe)
-                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
-            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
-            self.set_current_job_id(batch[0].id, pipeline=pipe)
-            self.set_current_job_working_time(0, pipeline=pipe)
-            self.heartbeat(ttl, pipeline=pipe)
-            pipe.execute()
-        self._current_id = batch[0].id
-        return executions
-
     def _run(self, job: Job, queue: Queue, after: list[Job]) -> None:
         """RQ's perform_job for one mailbus job; success is one transaction that also names
         the next job of the batch as the worker's current one."""
         if self._current_id != job.id:  # only after a failure, which RQ's path clears it on
-            self.set_current_job_id(job.id)
+            started.set_current(self, job.id)
         ctx = context.current()
         job.started_at = now()
         clock = job.started_at
@@ -135,57 +97,26 @@ class BatchWorker(SimpleWorker):
             with self.death_penalty_class(
                 job.timeout or Queue.DEFAULT_TIMEOUT, JobTimeoutException, job_id=job.id
             ):
-                job._result = jobs.deliver(ctx, job, **job.kwargs)
+                result = jobs.deliver(ctx, job, **job.kwargs)
             job.ended_at = now()
-            job._status = JobStatus.FINISHED
-            self._succeeded(job, queue, after, ctx.ledger)
+            started.set_outcome(job, JobStatus.FINISHED, result)
+            self._succeeded(job, after, ctx.ledger)
             self.log.info("Worker %s: %s: Job OK (%s)", self.name, job.origin, job.id)
         except Exception:
             job.ended_at = now()
-            job._status = JobStatus.FAILED
-            exc_info = sys.exc_info()
-            self.handle_exception(job, *exc_info)
-            self.handle_job_failure(
-                job=job,
-                queue=queue,
-                started_job_registry=queue.started_job_registry,
-                exc_string="".join(traceback.format_exception(*exc_info)),
-            )
+            started.set_outcome(job, JobStatus.FAILED)
+            started.record_failure(self, job, queue, sys.exc_info())
             self._current_id = None
         seconds = (job.ended_at - clock).total_seconds()
         self.job_seconds += _SMOOTHING * (seconds - self.job_seconds)
 
-    def _succeeded(self, job: Job, queue: Queue, after: list[Job], ledger: Ledger) -> None:
-        """RQ's handle_job_success, trimmed to what a mailbus job needs, with the delivery's
-        pending ledger writes, in one transaction. Mailbus jobs have no dependents (no WATCH,
-        no dependents keys to expire), their hash only changed in the fields execution sets
-        (not the whole job saved again), and the worker's counters are added once a batch."""
-        result_ttl = job.get_result_ttl(self.default_result_ttl)
-        ended = utcformat(job.ended_at)  # type: ignore[arg-type]
-        execution = self.execution
+    def _succeeded(self, job: Job, after: list[Job], ledger: Ledger) -> None:
+        """RQ's handle_job_success for a mailbus job (`started.record_success`), with the
+        delivery's pending ledger writes and the next current job, in one transaction."""
         with self.connection.pipeline() as pipe:
             ledger.flush(pipe)
-            pipe.hset(job.key, mapping={"status": JobStatus.FINISHED, "ended_at": ended,
-                                        "started_at": utcformat(job.started_at),  # type: ignore[arg-type]
-                                        "last_heartbeat": ended})  # fmt: skip
-            if result_ttl == 0:
-                job.delete(pipeline=pipe, remove_from_queue=False)
-            else:
-                Result.create(job, Result.Type.SUCCESSFUL, return_value=job._result,
-                              ttl=result_ttl, worker_name=self.name, pipeline=pipe,
-                              execution_id=execution.id if execution else None,
-                              execution_started_at=execution.created_at if execution else None,
-                              execution_ended_at=job.ended_at)  # fmt: skip
-                job.finished_job_registry.add(job, result_ttl, pipe)
-                if result_ttl > 0:  # negative: kept for good, as RQ does
-                    pipe.expire(job.key, result_ttl)
-            if execution is not None:
-                execution.delete(job=job, pipeline=pipe)
-                self.execution = None
-            if after:
-                self.set_current_job_id(after[0].id, pipeline=pipe)
-            else:
-                self.set_current_job_id(None, pipeline=pipe)
+            started.record_success(pipe, self, job)
+            started.set_current(self, after[0].id if after else None, pipe)
             pipe.execute()
         self._current_id = after[0].id if after else None
         self._finished += 1
@@ -193,6 +124,6 @@ class BatchWorker(SimpleWorker):
 
     def _put_back(self, rest: list[Job], queue: Queue) -> None:
         for job in reversed(rest):  # each goes to the front: the first ends up first
-            requeue(self.connection, queue, job)
+            started.requeue(self.connection, queue, job)
         log_event(logger, "batch.put_back", jobs=len(rest), first=rest[0].id,
-                  stopping=self._stop_requested)  # fmt: skip
+                  stopping=started.stop_requested(self))  # fmt: skip

@@ -14,10 +14,10 @@ import time
 from rq.job import Job
 
 from mailbus.envelope import Envelope
+from mailbus.rqseam.layout import worker_alive
 from mailbus.trace import has_message_id
 from workers import context
 from workers.ledger import DeliveryBusy, DeliveryRecord, Found, delivery_key
-from workers.recovery import worker_key
 
 CLAIM_WAIT = 30.0
 
@@ -73,8 +73,7 @@ def _wait_for_claim(ctx: context.Context, key: str, token: str) -> None:
         holder_id, _, worker = holder.partition(" ")
         if worker in ("", "-"):
             return holder_id == message_id
-        alive = worker_key(worker)
-        return not ctx.connection.exists(alive) or bool(ctx.connection.hexists(alive, "death"))
+        return not worker_alive(ctx.connection, worker)
 
     while (holder := ctx.ledger.claim(key, token, _claim_ttl(ctx), stale=stale)) is not None:
         if time.monotonic() > deadline:

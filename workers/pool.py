@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 import redis
-from rq.scheduler import RQScheduler
-from rq.serializers import JSONSerializer
 
 from mailbus import logs, malloc, metrics
 from mailbus.depth import EmfReporter, read_levels
@@ -39,6 +37,7 @@ from mailbus.logs import log_event
 from mailbus.queue import message_queue
 from mailbus.retention import Sweeper
 from mailbus.router import Router, load_router
+from mailbus.rqseam import schedule
 from mailbus.settings import Settings
 from workers import context, recovery
 from workers.worker import child_main, enqueue_due_retries, next_retry_in, worker_name
@@ -89,10 +88,10 @@ class Supervisor:
         self.respawn_at = 0.0
         self.ctx = context.build(settings, router)
         self.queue = message_queue(self.ctx.connection, settings)
-        self.scheduler = RQScheduler(
-            [settings.queue], connection=self.ctx.connection, serializer=JSONSerializer,
+        self.scheduler = schedule.Scheduler(
+            self.ctx.connection, settings.queue,
             name=f"mailbus-scheduler.{worker_name(os.getpid())}",
-            logging_level=settings.log_level.upper(),
+            level=settings.log_level.upper(),
         )  # fmt: skip
         self.next_schedule = 0.0
         self.next_backstop = 0.0
@@ -124,8 +123,7 @@ class Supervisor:
                 self._refill()
                 _sleep(wakeup, TICK)
         finally:
-            if self.scheduler.acquired_locks:
-                self._guarded(self.scheduler.release_locks)
+            self._guarded(self.scheduler.release)
         log_event(logger, "worker.stopped", pid=os.getpid(), failures=self.failures)
         return 1 if self.failures and self.burst else 0
 
@@ -241,11 +239,7 @@ class Supervisor:
         if self.burst or now < self.next_schedule:
             return
         self.next_schedule = now + 1.0
-        if self.scheduler.should_reacquire_locks:
-            self.scheduler.acquire_locks()
-        if self.scheduler.acquired_locks:
-            self.scheduler.heartbeat()
-            self.scheduler.enqueue_scheduled_jobs()
+        self.scheduler.step()
 
     def _backstop(self) -> None:
         now = time.monotonic()

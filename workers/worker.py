@@ -1,8 +1,8 @@
 """One worker process: an RQ SimpleWorker (jobs run in the process itself, no fork per job) that
 takes waiting messages in batches (workers.batch), on the one mailbus queue with the JSON
 serializer, plus what a process needs at boot (memory limit, context) and the periodic
-reconcile sweep piggy-backed on RQ's maintenance pass. RQ's own log
-lines about a job get the job id (which is the message id) as their `id` field.
+reconcile sweep piggy-backed on RQ's maintenance pass. RQ's own log lines about a job get the
+job id (which is the message id) as their `id` field (`mailbus.rq_logs.tag_rq_lines`).
 
 One queue means RQ dequeues with BLMOVE into an intermediate list (reliable). `worker_ttl` and
 `maintenance_interval` are far below RQ's 420 s / 600 s defaults so that RQ's own sweep of
@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import resource
 import signal
 import socket
 import sys
-import time
 from typing import NoReturn
 
-from rq.job import Job
-from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
-from mailbus import logs
 from mailbus.logs import log_event
 from mailbus.queue import message_queue
 from mailbus.reconcile import reconcile
 from mailbus.router import Router
+from mailbus.rqseam import schedule
+from mailbus.rqseam.logs import tag_rq_lines
 from mailbus.settings import Settings
 from workers import context
 from workers.batch import BatchWorker
@@ -38,30 +35,6 @@ logger = logging.getLogger("mailbus.worker")
 WORKER_TTL = 60
 MAINTENANCE_INTERVAL = 30
 RECONCILE_LOCK = "mailbus:reconcile:lock"
-# mailbus.ids: job ids are message ids, and job descriptions are "message <id>"
-_MESSAGE_ID = re.compile(r"(?<![0-9a-z])[0-9a-hjkmnp-tv-z]{26}(?![0-9a-z])")
-
-
-class JobIdFilter(logging.Filter):
-    """Give RQ's lines about a job ("<queue>: <id>", "Job OK (<id>)", "Successfully completed
-    message <id> job") the `id` field our lines carry, so a search by id finds them too."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "id" not in logs.fields_of(record):
-            args = record.args if isinstance(record.args, tuple) else ()
-            texts = [a for a in (getattr(record, "job_id", None), *args) if isinstance(a, str)]
-            found = [m for a in texts for m in _MESSAGE_ID.findall(a)]
-            if found:
-                logs.add_fields(record, id=found[0])
-        return True
-
-
-_JOB_ID_FILTER = JobIdFilter()
-
-
-def tag_rq_lines() -> None:
-    """Install the filter on RQ's worker logger (idempotent: addFilter skips a repeat)."""
-    logging.getLogger("rq.worker").addFilter(_JOB_ID_FILTER)
 
 
 def worker_name(pid: int) -> str:
@@ -110,36 +83,13 @@ def make_worker(ctx: context.Context, *, name: str | None = None) -> MailbusWork
 
 
 def enqueue_due_retries(ctx: context.Context) -> int:
-    """Move scheduled retries whose time has come onto the queue (burst mode's scheduler), in
-    one transaction. MULTI comes first: RQ's enqueue_job calls it on the pipeline we pass and
-    refuses when commands were queued before it."""
-    queue = message_queue(ctx.connection, ctx.settings)
-    registry = ScheduledJobRegistry(queue=queue, serializer=JSONSerializer)
-    due = registry.get_jobs_to_schedule()
-    if not due:
-        return 0
-    found = Job.fetch_many(due, connection=ctx.connection, serializer=JSONSerializer)
-    with ctx.connection.pipeline() as pipe:
-        pipe.multi()
-        for job_id, job in zip(due, found, strict=True):
-            registry.remove(job_id, pipeline=pipe)
-            if job is not None:
-                queue.enqueue_job(job, pipeline=pipe)
-        pipe.execute()
-    return len(due)
+    """Move scheduled retries whose time has come onto the queue (burst mode's scheduler)."""
+    return schedule.enqueue_due(message_queue(ctx.connection, ctx.settings))
 
 
 def next_retry_in(ctx: context.Context) -> tuple[int, float | None]:
     """How many retries are scheduled, and in how many seconds the first falls due."""
-    queue = message_queue(ctx.connection, ctx.settings)
-    registry = ScheduledJobRegistry(queue=queue, serializer=JSONSerializer)
-    with ctx.connection.pipeline(transaction=False) as pipe:
-        pipe.zcard(registry.key)
-        pipe.zrange(registry.key, 0, 0, withscores=True)
-        count, first = pipe.execute()
-    if not first:
-        return int(count), None
-    return int(count), max(0.0, float(first[0][1]) - time.time())
+    return schedule.next_due(message_queue(ctx.connection, ctx.settings))
 
 
 def drain(ctx: context.Context, *, name: str | None = None) -> None:

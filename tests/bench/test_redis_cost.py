@@ -43,7 +43,9 @@ def test_the_listener_writes_each_message_once(cost: dict) -> None:
     assert all(calls.get(name, 0) <= 1 for name in per_group)
     assert calls["eval"] <= 2
     assert listener["calls_total"] <= 12
-    assert SIZE < listener["bytes_in"] < SIZE + 2500  # the raw once, plus the job's fields
+    # The raw once, plus the job's fields (the envelope twice: job data and status) and, per
+    # group, the two scripts' text and the index entry; under 3 KB however the messages group.
+    assert SIZE < listener["bytes_in"] < SIZE + 3000
     assert listener["memory"] > SIZE
 
 

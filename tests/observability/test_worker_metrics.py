@@ -16,11 +16,11 @@ from prometheus_client import CollectorRegistry
 from mailbus import aio, metrics
 from mailbus.redis_server import RedisServer, free_port
 from mailbus.router import Router, handler_name
+from mailbus.rqseam.logs import JobIdFilter
 from mailbus.settings import Settings
 from tests.conftest import ROOT
 from workers import metrics as worker_metrics
 from workers.pool import Supervisor
-from workers.worker import JobIdFilter
 
 MESSAGE_ID = "01m8k0rr7h8kybsdxxz2fh2kz4"
 

@@ -17,6 +17,7 @@ from rq.results import Result
 from rq.serializers import JSONSerializer
 
 from mailbus.queue import message_queue
+from mailbus.rqseam import started
 from mailbus.status import timeline
 from tests.workers import handlers_basic
 from tests.workers.conftest import EML, make_settings, put_message
@@ -103,8 +104,8 @@ def test_a_dead_workers_whole_batch_is_put_back_only_the_running_job_counts_a_cr
     queue = message_queue(ctx.connection, ctx.settings)
     worker = make_worker(ctx, name="mailbus.test.dead")
     worker.register_birth()
-    taken = worker._take_more(queue, 5)
-    worker._start(taken, queue)  # then the process "dies" before running the first job
+    taken = started.take(worker, queue, 5)
+    started.start(worker, taken, queue)  # then the process "dies" before running the first job
     assert queue.count == 0 and queue.started_job_registry.count == 5
     death = recovery.Death(worker.name, "killed by SIGKILL", crashed=True)
     running = recovery.recover(ctx.connection, queue, ctx.ledger, None, death, poison_crashes=3)
