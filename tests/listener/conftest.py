@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from listener.server import Listener, start_server
 from mailbus.logs import fields_of
 from mailbus.redis_server import RedisServer
 from mailbus.settings import Settings
+from tests import waiting
 
 HOST = "mx.test"
 QUEUE_ERROR = "451 4.3.0 Error: queue file write error"
@@ -193,9 +193,8 @@ def logged_id(caplog: pytest.LogCaptureFixture, client: Client, event: str) -> s
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+    """tests.waiting.wait_for, with the timeout second as these tests pass it; fails naming the
+    condition's source line instead of returning False."""
+    code = getattr(predicate, "__code__", None)
+    where = f"line {code.co_firstlineno} of {code.co_filename}" if code else repr(predicate)
+    return bool(waiting.wait_for(predicate, where, timeout, every=0.02))
