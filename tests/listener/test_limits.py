@@ -15,7 +15,7 @@ import redis
 
 from listener.limits import client_key
 from mailbus.logs import fields_of
-from tests.listener.conftest import HOST, Client, Running, logged_id, stored
+from tests.listener.conftest import HOST, Client, Running, logged_id, stored, wait_for
 
 TOO_MANY_ERRORS = f"421 4.7.0 {HOST} Error: too many errors"
 TIMEOUT = f"421 4.4.2 {HOST} Error: timeout exceeded"
@@ -177,7 +177,7 @@ def test_connections_per_ip_and_in_total(make_listener) -> None:  # type: ignore
     assert refused.is_closed()
     assert first.cmd("NOOP") == "250 2.0.0 Ok"
     first.cmd("QUIT")
-    time.sleep(0.1)
+    assert wait_for(lambda: server.listener.ctx.limits.total == 1)  # the slot came back
     assert Client(server.port).cmd("NOOP") == "250 2.0.0 Ok"
     assert server.counters["per_ip"] == 1
     second.close()
