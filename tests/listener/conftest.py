@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import redis
@@ -40,10 +40,13 @@ class Running:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
+        """Drain, stop and close the loop: a loop left open leaks its self-pipe sockets."""
         if self.loop.is_running():
             self.call(self.listener.drain(0.5))
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
+        if not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.close()
 
     @property
     def counters(self) -> dict[str, int]:
@@ -51,7 +54,12 @@ class Running:
 
 
 class Client:
-    """A raw SMTP client: bytes out, reply lines in."""
+    """A raw SMTP client: bytes out, reply lines in.
+
+    Every client is remembered in `opened` and closed after its test (`close_clients`), so tests
+    that end mid-conversation leave no socket to the garbage collector."""
+
+    opened: ClassVar[list[Client]] = []
 
     def __init__(
         self, port: int, *, timeout: float = 10.0, greet: bool = True, source: str = "127.0.0.1"
@@ -60,6 +68,7 @@ class Client:
         self.sock = socket.create_connection(
             ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
         )
+        Client.opened.append(self)
         self.buffer = b""
         if greet:
             assert self.reply().startswith("220 ")
@@ -150,6 +159,13 @@ def settings_for(redis_server: RedisServer, **changes: Any) -> Settings:
         retries=0,
     )
     return base.replace(**changes)
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while Client.opened:
+        Client.opened.pop().close()
 
 
 @pytest.fixture
