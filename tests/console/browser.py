@@ -82,13 +82,14 @@ class Process:
 
     def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None):
         self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailbus", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mailbus", *args],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while port is not None:
             if self.process.poll() is not None or time.monotonic() > deadline:

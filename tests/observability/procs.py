@@ -63,13 +63,14 @@ class Worker:
         self.env = env
         self.metrics_port = int(env["MAILBUS_METRICS_PORT"])
         self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailbus", "worker", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mailbus", "worker", *args],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while status(self.metrics_port, "/healthz") != 200:
             if self.process.poll() is not None or time.monotonic() > deadline:
