@@ -185,9 +185,11 @@ def _assert_inert(driver) -> None:
 def test_without_the_token_the_console_refuses(stack: Stack, browser) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(stack.url + "/messages", timeout=10)
+    refused.value.close()  # the error holds the response and its socket
     assert refused.value.code == 401
     with pytest.raises(urllib.error.HTTPError) as refused:
         _fetch(stack, "/messages", Authorization="Bearer not-the-token")
+    refused.value.close()
     assert refused.value.code == 401
     cookies = browser.get_cookies()
     browser.delete_all_cookies()

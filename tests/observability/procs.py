@@ -25,7 +25,8 @@ def status(port: int, path: str) -> int:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
             return int(reply.status)
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        with exc:  # the error holds the response and its socket
+            return int(exc.code)
     except OSError:
         return 0
 
