@@ -40,6 +40,7 @@ def test_handler_sees_the_verdicts_for_the_proxied_client(
         client.ehlo()
         reply = client.message(raw + b".\r\n", sender="alice@sender.example",
                                to="support@example.com")  # fmt: skip
+        client.close()
     assert reply.startswith("250 "), reply
     worker = mailbus("worker", "--burst", env=env)
     assert worker.returncode == 0, worker.stdout + worker.stderr
