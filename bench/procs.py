@@ -111,14 +111,18 @@ class Server:
     def spawn(self) -> Server:
         """Start the command without waiting for its port (a worker pool listens on none)."""
         out = self.log.open("ab") if self.log else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            self.command,
-            env=self.env,
-            cwd=self.cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            self.process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:  # the child keeps its own copy of the descriptor
+            if not isinstance(out, int):
+                out.close()
         return self
 
     def start(self, timeout: float = 30.0) -> Server:

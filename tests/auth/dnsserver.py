@@ -121,14 +121,16 @@ class TestDnsServer:
         quiet = DNSLogger("-request,-reply,-truncated,-error", prefix=False)
         for _ in range(20):
             port = _free_port()
+            servers: list[DNSServer] = []
             try:
-                servers = [
-                    DNSServer(
+                for tcp in (False, True):
+                    server = DNSServer(
                         self.zones, "127.0.0.1", port, tcp=tcp, logger=quiet, handler=_Handler
-                    )  # fmt: skip
-                    for tcp in (False, True)
-                ]
-            except OSError:
+                    )
+                    servers.append(server)
+            except OSError:  # taken since the probe: close the UDP half that did bind
+                for server in servers:
+                    server.server.server_close()
                 continue
             self.port, self._servers = port, servers
             for server in servers:

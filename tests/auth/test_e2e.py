@@ -43,6 +43,7 @@ def test_handler_sees_the_verdicts_for_the_proxied_client(
         forged_from = message(from_="CEO <ceo@bank.example>", subject="Wire the money")
         other = client.message(forged_from + b".\r\n", sender="ceo@bank.example",
                                to="support@example.com")  # fmt: skip
+        client.close()
     assert reply.startswith("250 "), reply
     assert other.startswith("250 "), other
     worker = mailbus("worker", "--burst", env=env)

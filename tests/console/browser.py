@@ -49,10 +49,23 @@ def chrome(download_dir: Path, proxy_port: int):  # -> selenium WebDriver
     return driver
 
 
+# Hosts Chromium itself calls (sign-in, updates, safe browsing) whatever page it shows, even
+# with background networking off; none of them appears in the hostile corpus, so a request for
+# one cannot come from a message. The tripwire answers them 502 like any other: nothing leaves.
+BROWSER_OWN = ("accounts.google.com", "clients2.google.com", "update.googleapis.com",
+               "safebrowsing.googleapis.com", "optimizationguide-pa.googleapis.com",
+               "content-autofill.googleapis.com", "www.google.com", ".gvt1.com")  # fmt: skip
+
+
 class Tripwire:
     """The browser's proxy for every non-loopback URL: it records each request and answers 502,
     so a test sees any request that tried to leave, whichever browser process (a sandboxed
     frame runs in a process of its own) made it. Loopback never goes through a proxy."""
+
+    @property
+    def from_pages(self) -> list[str]:
+        """The recorded requests less the browser's own (BROWSER_OWN)."""
+        return [r for r in self.requests if not any(host in r for host in BROWSER_OWN)]
 
     def __init__(self) -> None:
         self.requests: list[str] = []
@@ -82,13 +95,14 @@ class Process:
 
     def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None):
         self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailbus", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mailbus", *args],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while port is not None:
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -68,13 +68,14 @@ class Listener:
         self.env = env
         self.port = int(env["MAILBUS_PORT"])
         self.log = Path(env["E2E_OUTPUT"]).with_suffix(".listener.log")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailbus", "listen", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with self.log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mailbus", "listen", *args],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

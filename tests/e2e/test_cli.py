@@ -62,14 +62,15 @@ def test_mailbus_dev_prints_what_the_example_handler_received(tmp_path: Path) ->
     output = tmp_path / "dev.out"
     env = subprocess_env(PYTHONPATH=str(ROOT))
     command = ["dev", "--port", str(port), "--dir", str(tmp_path / "d")]
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "mailbus", *command, "--console-port", str(console_port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=output.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with output.open("wb") as out:  # the child keeps its own copy of the descriptor
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "mailbus", *command, "--console-port", str(console_port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 30
         sent = None
@@ -128,12 +129,13 @@ def test_mailbus_dev_reload_restarts_the_workers_when_a_handler_changes(tmp_path
     handled = tmp_path / "handled.txt"
     port, output = free_port(), tmp_path / "dev.out"
     env = subprocess_env(PYTHONPATH=str(ROOT), MAILBUS_HANDLERS="myapp.mail:router")
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "mailbus", "dev", "--reload", "--port", str(port),
-         "--dir", str(tmp_path / "d")],
-        env=env, cwd=tmp_path, stdout=output.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    with output.open("wb") as out:  # the child keeps its own copy of the descriptor
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "mailbus", "dev", "--reload", "--port", str(port),
+             "--dir", str(tmp_path / "d")],
+            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
 
     def send_until_handled(subject: str, line: str) -> None:
         eml = tmp_path / f"{subject}.eml"

@@ -60,6 +60,7 @@ def sns_host(pki: Pki) -> Iterator[SnsHost]:
     thread.start()
     yield host
     server.shutdown()
+    server.server_close()
 
 
 class IngressProcess:
@@ -69,13 +70,14 @@ class IngressProcess:
         self.port = int(env["MAILBUS_INGRESS_PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(env["E2E_OUTPUT"]).with_suffix(".ingress.log")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailbus", "ingress"],
-            env=env,
-            cwd=ROOT,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with self.log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mailbus", "ingress"],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

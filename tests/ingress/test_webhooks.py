@@ -94,6 +94,7 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
     receiver = Receiver(request.param)
     yield receiver
     receiver.server.shutdown()
+    receiver.server.server_close()
 
 
 def _env(tmp_path: Path, redis_server: Any, receiver: Receiver) -> dict[str, str]:

@@ -68,10 +68,11 @@ class Stack:
             raise
         self.port = self.listener.port
         self.worker_log = root / "worker.log"
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "mailbus", "worker", "--processes", "1"],
-            env=self.env, cwd=ROOT, stdout=self.worker_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with self.worker_log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "mailbus", "worker", "--processes", "1"],
+                env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
 
     def records(self) -> list[dict]:
         if not self.out.exists():

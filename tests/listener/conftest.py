@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import redis
@@ -40,10 +40,26 @@ class Running:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
+        """Drain, stop and close the loop: a loop left open leaks its self-pipe sockets."""
         if self.loop.is_running():
-            self.call(self.listener.drain(0.5))
+            self.call(self._shut_down())
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
+        if not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.close()
+
+    async def _shut_down(self) -> None:
+        """Drain, then hang up what is left: a TLS close that still waits for the client's
+        close_notify keeps its socket open past the drain (the process exit closes it in
+        production; here the loop is closed next). Then no task is left pending."""
+        await self.listener.drain(0.5)
+        for session in list(self.listener.ctx.sessions):
+            session.hang_up(ConnectionAbortedError("test listener stopped"))
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0.01)  # the transports' closes run on the next loop iterations
 
     @property
     def counters(self) -> dict[str, int]:
@@ -51,7 +67,12 @@ class Running:
 
 
 class Client:
-    """A raw SMTP client: bytes out, reply lines in."""
+    """A raw SMTP client: bytes out, reply lines in.
+
+    Every client is remembered in `opened` and closed after its test (`close_clients`), so tests
+    that end mid-conversation leave no socket to the garbage collector."""
+
+    opened: ClassVar[list[Client]] = []
 
     def __init__(
         self, port: int, *, timeout: float = 10.0, greet: bool = True, source: str = "127.0.0.1"
@@ -60,6 +81,7 @@ class Client:
         self.sock = socket.create_connection(
             ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
         )
+        Client.opened.append(self)
         self.buffer = b""
         if greet:
             assert self.reply().startswith("220 ")
@@ -150,6 +172,13 @@ def settings_for(redis_server: RedisServer, **changes: Any) -> Settings:
         retries=0,
     )
     return base.replace(**changes)
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while Client.opened:
+        Client.opened.pop().close()
 
 
 @pytest.fixture

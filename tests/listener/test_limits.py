@@ -204,10 +204,10 @@ def test_pipelining_only_after_ehlo(listener: Running) -> None:
 def test_early_talker_is_dropped(make_listener) -> None:  # type: ignore[no-untyped-def]
     """A10 (drop action) with a greet wait: 220- teaser, then 521 5.5.1 for pregreet bytes."""
     server: Running = make_listener(greet_wait=0.3)
-    talker = socket.create_connection(("127.0.0.1", server.port))
-    talker.sendall(b"EHLO early\r\nMAIL FROM:<a@b.test>\r\n")
-    time.sleep(0.6)
-    data = talker.recv(1000)
+    with socket.create_connection(("127.0.0.1", server.port)) as talker:
+        talker.sendall(b"EHLO early\r\nMAIL FROM:<a@b.test>\r\n")
+        time.sleep(0.6)
+        data = talker.recv(1000)
     assert data == f"220-{HOST} ESMTP mailbus\r\n521 5.5.1 Protocol error\r\n".encode()
     patient = Client(server.port, greet=False)
     assert patient.lines() == [f"220-{HOST} ESMTP mailbus", f"220 {HOST} ESMTP mailbus"]

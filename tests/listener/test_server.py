@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import IO
 
 import redis
 
@@ -46,8 +47,14 @@ def start_serve(redis_server: RedisServer, processes: int) -> tuple[subprocess.P
             assert event["port"] == port and event["host"] == "127.0.0.1"
             ready.add(event["pid"])
     assert len(ready) == processes, "listeners did not log listener.ready"
-    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+    threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
     return proc, port
+
+
+def _drain(stream: IO[bytes]) -> None:
+    """Keep the listener's stdout pipe drained; close our end once the listener has exited."""
+    with stream:
+        stream.read()
 
 
 def test_serve_two_processes_share_the_port_and_stop_on_sigterm(

@@ -25,7 +25,8 @@ def status(port: int, path: str) -> int:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
             return int(reply.status)
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        with exc:  # the error holds the response and its socket
+            return int(exc.code)
     except OSError:
         return 0
 
@@ -63,13 +64,14 @@ class Worker:
         self.env = env
         self.metrics_port = int(env["MAILBUS_METRICS_PORT"])
         self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailbus", "worker", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mailbus", "worker", *args],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while status(self.metrics_port, "/healthz") != 200:
             if self.process.poll() is not None or time.monotonic() > deadline:
