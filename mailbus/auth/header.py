@@ -7,7 +7,6 @@ one and as an escaped quoted-string otherwise: no input can add a resinfo or bre
 from __future__ import annotations
 
 import re
-from email.message import Message
 
 from mailbus.auth.results import ArcResult, DkimResult, DmarcResult, IprevResult, SpfResult
 
@@ -56,12 +55,12 @@ def build(
     return "; ".join(parts)
 
 
-def claims_of(headers: Message, authserv_id: str) -> list[str]:
-    """Incoming Authentication-Results values whose authserv-id is ours (RFC 8601 §5)."""
+def claims_of(values: list[str], authserv_id: str) -> list[str]:
+    """The incoming Authentication-Results `values` whose authserv-id is ours (RFC 8601 §5)."""
     ours = authserv_id.strip().lower()
     claimed = []
-    for raw in headers.get_all("Authentication-Results") or []:
-        text = " ".join(str(raw).split())
+    for raw in values:
+        text = " ".join(raw.split())
         stripped = text
         for _ in range(5):  # nested comments, bounded
             stripped = _COMMENT.sub(" ", stripped)
