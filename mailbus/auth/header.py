@@ -16,7 +16,9 @@ _COMMENT = re.compile(r"\([^()]*\)")
 
 def value(text: str) -> str:
     """An RFC 8601 pvalue: the text itself when it is a token, else a quoted-string."""
-    text = "".join(c for c in text if c.isprintable())[:255]
+    if not text.isprintable():  # (the usual case skips the filter: same text)
+        text = "".join(c for c in text if c.isprintable())
+    text = text[:255]
     if text and _TOKEN.fullmatch(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -71,4 +73,6 @@ def claims_of(values: list[str], authserv_id: str) -> list[str]:
 
 
 def _comment(text: str) -> str:
-    return "".join(c for c in text if c.isprintable() and c not in "()\\")[:200]
+    if not text.isprintable() or "(" in text or ")" in text or "\\" in text:
+        text = "".join(c for c in text if c.isprintable() and c not in "()\\")
+    return text[:200]
