@@ -33,5 +33,5 @@ def test_auth_bench_times_the_warm_round(tmp_path: Path) -> None:
     runs = [json.loads(line) for line in results.path.read_text().splitlines()]
     drains = [r for r in runs if r["kind"] == "auth"]
     assert sorted(r["variant"] for r in drains) == ["off", "on"]
-    # Two rounds drained (warm-up and timed), the rate taken over the timed one only.
+    # P=1: a warm-up round and the timed one, the rate taken over the timed one only.
     assert all(r["finished"] + r["failed"] == 24 and r["warm_rate"] > 0 for r in drains)
