@@ -139,4 +139,6 @@ def _result(result: str, tags: dict[bytes, bytes], reason: str) -> DkimResult:
 
 def printable(text: str, limit: int = 200) -> str:
     """Text from hostile input made safe for a reason field: printable, bounded."""
-    return "".join(c if c.isprintable() else " " for c in text)[:limit]
+    if not text.isprintable():  # (the usual case skips the per-character pass: same text)
+        text = "".join(c if c.isprintable() else " " for c in text)
+    return text[:limit]

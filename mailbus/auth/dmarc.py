@@ -9,6 +9,8 @@ domain itself, `sp=` (else `p=`) for a subdomain, `np=` (else that) for a non-ex
 
 from __future__ import annotations
 
+import functools
+
 from publicsuffixlist import PublicSuffixList
 
 from mailbus.auth.resolver import NXDOMAIN, OK, Budget, DnsTempError, Resolver, valid_name
@@ -18,8 +20,11 @@ POLICIES = ("none", "quarantine", "reject")
 _psl = PublicSuffixList()
 
 
+@functools.lru_cache(maxsize=4096)
 def org_domain(domain: str) -> str:
-    """The organisational domain (RFC 7489 §3.2): public suffix plus one label."""
+    """The organisational domain (RFC 7489 §3.2): public suffix plus one label. Cached: the
+    list ships in the wheel and never changes while the process runs, and alignment asks for
+    the same few domains three times a message."""
     domain = domain.rstrip(".").lower()
     return _psl.privatesuffix(domain) or domain
 

@@ -7,7 +7,6 @@ one and as an escaped quoted-string otherwise: no input can add a resinfo or bre
 from __future__ import annotations
 
 import re
-from email.message import Message
 
 from mailbus.auth.results import ArcResult, DkimResult, DmarcResult, IprevResult, SpfResult
 
@@ -17,7 +16,9 @@ _COMMENT = re.compile(r"\([^()]*\)")
 
 def value(text: str) -> str:
     """An RFC 8601 pvalue: the text itself when it is a token, else a quoted-string."""
-    text = "".join(c for c in text if c.isprintable())[:255]
+    if not text.isprintable():  # (the usual case skips the filter: same text)
+        text = "".join(c for c in text if c.isprintable())
+    text = text[:255]
     if text and _TOKEN.fullmatch(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -56,12 +57,12 @@ def build(
     return "; ".join(parts)
 
 
-def claims_of(headers: Message, authserv_id: str) -> list[str]:
-    """Incoming Authentication-Results values whose authserv-id is ours (RFC 8601 §5)."""
+def claims_of(values: list[str], authserv_id: str) -> list[str]:
+    """The incoming Authentication-Results `values` whose authserv-id is ours (RFC 8601 §5)."""
     ours = authserv_id.strip().lower()
     claimed = []
-    for raw in headers.get_all("Authentication-Results") or []:
-        text = " ".join(str(raw).split())
+    for raw in values:
+        text = " ".join(raw.split())
         stripped = text
         for _ in range(5):  # nested comments, bounded
             stripped = _COMMENT.sub(" ", stripped)
@@ -72,4 +73,6 @@ def claims_of(headers: Message, authserv_id: str) -> list[str]:
 
 
 def _comment(text: str) -> str:
-    return "".join(c for c in text if c.isprintable() and c not in "()\\")[:200]
+    if not text.isprintable() or "(" in text or ")" in text or "\\" in text:
+        text = "".join(c for c in text if c.isprintable() and c not in "()\\")
+    return text[:200]

@@ -43,6 +43,8 @@ def check_iprev(client_ip: str, resolver: Resolver, budget: Budget) -> IprevResu
 
 
 def _same(address: ipaddress.IPv4Address | ipaddress.IPv6Address, other: object) -> bool:
+    if str(other) == str(address):  # the usual canonical text: no parse needed
+        return True
     try:
         return ipaddress.ip_address(str(other)) == address
     except ValueError:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import functools
 import re
 import socket
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses
 
 from mailbus.auth.arc import check_arc
 from mailbus.auth.dkimsig import check_dkim
 from mailbus.auth.dmarc import check_dmarc
+from mailbus.auth.fields import header_values
 from mailbus.auth.header import build, claims_of
 from mailbus.auth.iprev import check_iprev
 from mailbus.auth.resolver import Budget, DnsCache, Resolver
@@ -50,15 +49,16 @@ def authenticate(
         resolver = Resolver(dns_servers, timeout=dns_timeout, cache=cache)
     clock = Budget(budget)
     limits_hit: list[str] = []
-    head = _BLANK_LINE.split(raw, maxsplit=1)[0] + b"\r\n\r\n"
-    headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+    end = _BLANK_LINE.search(raw)
+    head = (raw[: end.start()] if end else raw) + b"\r\n\r\n"
+    fields = header_values(head, ("from", "authentication-results"))
     lowered = head.lower()
     spf = check_spf(resolver, clock, client_ip=client_ip, helo=helo, mail_from=mail_from)
     signed = b"dkim-signature" in lowered  # dkimpy parses the whole message: only when it must
     dkim = check_dkim(raw, resolver, clock, limits_hit) if signed else []
     sealed = b"arc-" in lowered
     arc = check_arc(raw, resolver, clock) if sealed else ArcResult("none")
-    dmarc = check_dmarc(_from_domains(headers), spf, dkim, resolver, clock)
+    dmarc = check_dmarc(_domains(fields["from"]), spf, dkim, resolver, clock)
     iprev = check_iprev(client_ip, resolver, clock)
     me = authserv_id or socket.getfqdn()
     header = build(me, spf=spf, dkim=dkim, dmarc=dmarc, arc=arc, iprev=iprev, client_ip=client_ip)
@@ -69,11 +69,10 @@ def authenticate(
         arc=arc,
         iprev=iprev,
         header=header,
-        ignored_headers=claims_of(headers, me),
+        ignored_headers=claims_of(fields["authentication-results"], me),
         limits_hit=limits_hit,
     )
 
 
-def _from_domains(headers: object) -> list[str]:
-    values = [str(v) for v in headers.get_all("From") or []]  # type: ignore[attr-defined]
+def _domains(values: list[str]) -> list[str]:
     return [addr.rpartition("@")[2] for _name, addr in getaddresses(values) if "@" in addr]

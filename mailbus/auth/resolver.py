@@ -139,12 +139,12 @@ class Resolver:
     def query(self, name: str, rdtype: str, budget: Budget) -> Answer:
         """Ask for `rdtype` records of `name`; see the module docstring for what can come back."""
         name = name.rstrip(".").lower()
-        if not valid_name(name):
-            return Answer(NXDOMAIN)
         key = (self._scope, name, rdtype)
-        cached = self.cache.get(key)
+        cached = self.cache.get(key)  # only valid names are ever cached
         if cached is not None:
             return cached
+        if not valid_name(name):
+            return Answer(NXDOMAIN)
         remaining = budget.remaining()
         if remaining <= 0:
             raise DnsTempError("authentication time budget spent")
