@@ -24,10 +24,11 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from bench.corpus import DEFAULT, corpus_mix
 from bench.report import Results, fmt_ratio, median, ratio, table
-from bench.worker_bench import drain_workers, parse_stamp, populate, worker_env
+from bench.worker_bench import drain_workers, populate, worker_env
 from mailbus.auth import authenticate
 from mailbus.queue import message_queue
 from mailbus.redis_server import RedisServer
+from mailbus.rqseam.layout import parse_time, run_times
 from mailbus.settings import Settings
 from tests.auth.dnsserver import TestDnsServer, Zones
 
@@ -116,10 +117,11 @@ def warm_rate(url: str, count: int) -> float:
         queue = message_queue(client, settings)
         registries = (FinishedJobRegistry, FailedJobRegistry)
         ids = [i for kind in registries for i in kind(queue=queue).get_job_ids()]
-        with client.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hmget(f"rq:job:{job_id}", "started_at", "ended_at")
-            stamps = sorted((parse_stamp(s), parse_stamp(e)) for s, e in pipe.execute() if s and e)
+        stamps = sorted(
+            (parse_time(s).timestamp(), parse_time(e).timestamp())
+            for s, e in run_times(client, ids)
+            if s and e
+        )
     finally:
         client.close()
     timed = stamps[-count:]
