@@ -4,17 +4,11 @@ request for a non-loopback host caught by a tripwire proxy."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
 
 import pytest
-
-from tests.conftest import ROOT, stop_process
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -88,34 +82,6 @@ class Tripwire:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class Process:
-    """A `mailbus` subcommand as a subprocess; with `port`, ready once that port accepts."""
-
-    def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None):
-        self.log = log
-        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "mailbus", *args],
-                env=env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while port is not None:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"mailbus {args[0]} did not start: {log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        stop_process(self.process)
 
 
 def save_screenshot(driver, name: str, fallback: Path) -> None:

@@ -21,10 +21,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from mailbus.queue import message_queue
 from mailbus.redis_server import free_port
 from mailbus.settings import Settings
-from tests.console.browser import BROWSER_OWN, Process, Tripwire, chrome, save_screenshot
+from tests.console.browser import BROWSER_OWN, Tripwire, chrome, save_screenshot
 from tests.console.conftest import TOKEN
 from tests.console.hostile import corpus
-from tests.e2e.harness import PNG, mailbus_env, multipart_message, queued_id, send
+from tests.e2e.harness import PNG, MailbusProcess, mailbus_env, multipart_message, queued_id, send
 
 pytestmark = pytest.mark.e2e
 
@@ -54,9 +54,9 @@ def stack(tmp_path_factory, redis_server) -> Iterator[Stack]:
         E2E_FAIL_FLAG=str(flag), MAILBUS_LOG_LEVEL="warning",
     )  # fmt: skip
     processes = [
-        Process(env, tmp / "listener.log", "listen", port=int(env["MAILBUS_PORT"])),
-        Process(env, tmp / "worker.log", "worker"),
-        Process(env, tmp / "console.log", "console", port=console_port),
+        MailbusProcess(env, tmp / "listener.log", "listen", port=int(env["MAILBUS_PORT"])),
+        MailbusProcess(env, tmp / "worker.log", "worker"),
+        MailbusProcess(env, tmp / "console.log", "console", port=console_port),
     ]
     try:
         yield Stack(env, console_port, flag)

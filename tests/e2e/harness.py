@@ -61,41 +61,49 @@ def mailbus(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.
     )
 
 
-class Listener:
-    """`mailbus listen` as a subprocess, ready once its port accepts connections."""
+class MailbusProcess:
+    """A `mailbus` subcommand as a subprocess, its output in `log`; with `port`, ready once that
+    port accepts connections (it fails with the log when the process exits or 30 s pass)."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        self.env = env
-        self.port = int(env["MAILBUS_PORT"])
-        self.log = Path(env["E2E_OUTPUT"]).with_suffix(".listener.log")
-        with self.log.open("wb") as out:  # the child keeps its own copy of the descriptor
+    def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None):
+        self.env, self.log, self.port = env, log, port
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mailbus", "listen", *args],
+                [sys.executable, "-m", "mailbus", *args],
                 env=env,
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"listener exited: {self.log.read_text()}")
+        deadline = time.monotonic() + 30
+        while port is not None:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"mailbus {args[0]} did not listen on {port}: {log.read_text()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 return
             except OSError:
                 time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"listener did not listen on {self.port}: {self.log.read_text()}")
 
     def stop(self) -> None:
         stop_process(self.process)
 
-    def __enter__(self) -> Listener:
+    def __enter__(self) -> MailbusProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Listener(MailbusProcess):
+    """`mailbus listen` on MAILBUS_PORT, logging beside E2E_OUTPUT."""
+
+    port: int
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        log = Path(env["E2E_OUTPUT"]).with_suffix(".listener.log")
+        super().__init__(env, log, "listen", *args, port=int(env["MAILBUS_PORT"]))
 
 
 def send(

@@ -5,18 +5,14 @@ as a subprocess."""
 from __future__ import annotations
 
 import http.server
-import socket
 import ssl
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, stop_process
+from tests.e2e.harness import MailbusProcess
 from tests.ingress.pki import Pki
 
 CERT_PATH = "/SimpleNotificationService-0123456789abcdef.pem"
@@ -63,32 +59,11 @@ def sns_host(pki: Pki) -> Iterator[SnsHost]:
     server.server_close()
 
 
-class IngressProcess:
-    """`mailbus ingress` as a subprocess, ready once its port accepts connections."""
+class IngressProcess(MailbusProcess):
+    """`mailbus ingress` on MAILBUS_INGRESS_PORT, logging beside E2E_OUTPUT."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = int(env["MAILBUS_INGRESS_PORT"])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = Path(env["E2E_OUTPUT"]).with_suffix(".ingress.log")
-        with self.log.open("wb") as out:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "mailbus", "ingress"],
-                env=env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ingress exited: {self.log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        stop_process(self.process)
-        raise RuntimeError(f"ingress did not listen on {self.port}: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        stop_process(self.process)
+        port = int(env["MAILBUS_INGRESS_PORT"])
+        self.url = f"http://127.0.0.1:{port}"
+        log = Path(env["E2E_OUTPUT"]).with_suffix(".ingress.log")
+        super().__init__(env, log, "ingress", port=port)
