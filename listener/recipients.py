@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from listener import replies
 from mailbus.domains import canonical_address
 from mailbus.envelope import Envelope
 from mailbus.loader import load_function
@@ -28,9 +29,6 @@ from mailbus.router import load_router
 from mailbus.settings import Settings
 
 log = logging.getLogger("mailbus.listener")
-NO_MAILBOX = "550 5.1.1 <{address}>: Recipient address rejected: no such mailbox"
-TRY_LATER = "450 4.2.0 <{address}>: Recipient address rejected: try again later"
-TIMED_OUT = "451 4.4.3 <{address}>: Recipient address rejected: check timed out, try again later"
 CACHE_MAX = 10_000  # addresses; a harvest attack cannot grow the cache without bound
 THREADS = 8
 
@@ -59,7 +57,7 @@ class RecipientCheck:
         key = canonical_address(address)
         cached = self.cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
-            return None if cached[1] else NO_MAILBOX.format(address=address)
+            return None if cached[1] else replies.NO_MAILBOX.format(address=address)
         if self.inline:
             exists = bool(self.function(address))
         else:
@@ -67,16 +65,16 @@ class RecipientCheck:
                 verdict = await self._ask(address, _envelope(envelope, session))
             except TimeoutError:
                 log_event(log, "rcpt.check_timeout", check=self.name, timeout=self.timeout)
-                return TIMED_OUT.format(address=address)
+                return replies.TIMED_OUT.format(address=address)
             except Exception as exc:  # the user's check: the sender retries later
                 log_event(log, "rcpt.check_failed", level=logging.WARNING, check=self.name,
                           error=f"{type(exc).__name__}: {exc}")  # fmt: skip
-                return TRY_LATER.format(address=address)
+                return replies.TRY_LATER.format(address=address)
             if verdict is None:
-                return TRY_LATER.format(address=address)
+                return replies.TRY_LATER.format(address=address)
             exists = verdict
         self._remember(key, exists)
-        return None if exists else NO_MAILBOX.format(address=address)
+        return None if exists else replies.NO_MAILBOX.format(address=address)
 
     async def _ask(self, address: str, envelope: Envelope) -> bool | None:
         if inspect.iscoroutinefunction(self.function):

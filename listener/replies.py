@@ -22,6 +22,11 @@ TOO_BUSY = "421 4.3.2 Too busy; please try again later"
 QUEUE_ERROR = "451 4.3.0 Error: queue file write error"  # sent as queue_error(id)
 NO_STORAGE = "452 4.3.1 Insufficient system storage"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Error: too many recipients"
+# MAILBUS_RECIPIENT_CHECK (listener.recipients): the address is unknown, the check failed or
+# gave no answer (the sender retries), the check took too long.
+NO_MAILBOX = "550 5.1.1 <{address}>: Recipient address rejected: no such mailbox"
+TRY_LATER = "450 4.2.0 <{address}>: Recipient address rejected: try again later"
+TIMED_OUT = "451 4.4.3 <{address}>: Recipient address rejected: check timed out, try again later"
 TLS_UNAVAILABLE = "454 4.7.0 TLS not available due to local problem"
 BAD_SYNTAX = "500 5.5.2 Error: bad syntax"
 COMMAND_TOO_LONG = "500 5.5.2 Error: command too long"
