@@ -76,7 +76,7 @@ def _per_message(before: dict[str, Any], after: dict[str, Any], count: int) -> d
 
 def _after_first_heartbeat(client: redis.Redis, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not any(client.scan_iter(match=f"{heartbeat.PROCESS}*")):
+    while not client.zcard(heartbeat.ALIVE):
         if time.monotonic() > deadline:
             raise RuntimeError("the listener did not beat (listener.heartbeat)")
         time.sleep(0.02)

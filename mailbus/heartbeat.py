@@ -1,7 +1,8 @@
 """Listener processes in Redis: who is alive and what they accepted, rejected and failed.
 
 The listener writes (listener.heartbeat), the console reads (`listeners`, `last_hour`). Keys:
-`mailbus:listener:<host>:<pid>` (a hash, gone three beats after the process stops beating) and
+`mailbus:listener:<host>:<pid>` (a hash, gone three beats after the process stops beating),
+`mailbus:listeners` (those names by last beat, so a reader never scans the keyspace) and
 `mailbus:listener-stats:<minute>` (a hash of counts per outcome, kept two hours).
 """
 
@@ -16,6 +17,7 @@ from redis.typing import EncodableT, FieldT
 
 HEARTBEAT = 15.0  # seconds between a listener process's records
 PROCESS = "mailbus:listener:"
+ALIVE = "mailbus:listeners"
 STATS = "mailbus:listener-stats:"
 OUTCOMES = ("accepted", "rejected", "failed")
 
@@ -37,6 +39,8 @@ def record_listener(
         fields.update({outcome: str(totals.get(outcome, 0)) for outcome in OUTCOMES})
         pipe.hset(key, mapping=fields)
         pipe.expire(key, int(3 * HEARTBEAT))
+        pipe.zadd(ALIVE, {key: time.time()})
+        pipe.zremrangebyscore(ALIVE, "-inf", time.time() - 3600)  # long gone
         for outcome, count in deltas.items():
             if count:
                 pipe.hincrby(minute, outcome, count)
@@ -46,7 +50,8 @@ def record_listener(
 
 def listeners(connection: redis.Redis) -> list[dict[str, str]]:
     """The listener processes that beat within the last three beats, by host and pid."""
-    keys = sorted(connection.scan_iter(match=f"{PROCESS}*", count=200))
+    since = time.time() - 3 * HEARTBEAT
+    keys = sorted(_text(key) for key in connection.zrangebyscore(ALIVE, since, "+inf"))
     with connection.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.hgetall(key)
